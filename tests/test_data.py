@@ -7,6 +7,7 @@ import pickle
 import socket
 import tarfile
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -367,6 +368,18 @@ def test_bytes_keys_are_normalised(cifar100_dir):
     assert data.load_dataset("cifar100", cifar100_dir, download=False).test_labels.tolist() == [3, 4]
 
 
+def test_py2_era_numpy_core_pickles_load_without_warnings(cifar100_dir):
+    # Official CIFAR pickles name numpy.core.multiarray, which numpy 2 renamed.
+    batch = pickle.dumps({"data": np.ones((2, 3072), np.uint8), "fine_labels": [1, 2]}, protocol=2)
+    old_style = batch.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+    assert b"numpy.core.multiarray" in old_style
+    (cifar100_dir / "test").write_bytes(old_style)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds = data.load_dataset("cifar100", cifar100_dir, download=False)
+    assert ds.test_labels.tolist() == [1, 2] and ds.test_images.sum() == 2 * 3072
+
+
 # -------------------------------------------------------------------------------------- splitting
 
 def test_split_is_disjoint_complete_stratified_and_seeded():
@@ -422,5 +435,6 @@ def test_cli_fetch_downloads_then_is_a_no_op(tmp_path, served_cifar100, monkeypa
 def test_cli_fetch_unknown_name(capsys):
     assert main(["data", "fetch", "imagenet"]) == 2
     assert "valid names" in capsys.readouterr().err
+
 
 

@@ -383,7 +383,13 @@ def _read_dataset(name: str, directory: Path) -> Dataset:
 
 
 def load_dataset(name, data_dir=None, download=True, base_url=None) -> Dataset:
-    """Find (or, with `download`, fetch), verify and parse a dataset; see the module docstring."""
+    """Find, verify and parse a dataset, downloading it first if it is nowhere and `download` is set.
+
+    Looked for, without network, in: `data_dir` alone if given (downloads go into it); else
+    $SMALLCNN_DATA, the user cache, then system copies (Debian's Fashion-MNIST). Each root may hold the
+    files flat or in torchvision's layout. Files that parse but differ from the official checksums still
+    load, with `official=False`.
+    """
     name = canonical_name(name)
     directory = find_dataset(name, data_dir)
     if directory is None:
