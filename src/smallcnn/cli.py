@@ -7,6 +7,7 @@ one-line `error: ...` message with exit status 2 -- never a traceback.
 import argparse
 import sys
 
+from smallcnn import data
 from smallcnn.data import SmallCNNError, canonical_name
 from smallcnn.models import VARIANTS, build_model, count_parameters, layer_table
 from smallcnn.train import MIN_EPOCHS, SCHEDULES, TrainConfig, default_config, run_training
@@ -26,7 +27,47 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_data_commands(sub) -> None:
     """`smallcnn data`: show what is found where; `smallcnn data fetch NAME`: download and verify."""
-    return None  # the data layer (branch `data`) registers these
+    parser = sub.add_parser("data", help="show where each dataset is found and whether it is official")
+    parser.add_argument("--data-dir", help="look only in this directory")
+    parser.set_defaults(handler=show_data)
+    actions = parser.add_subparsers(dest="data_command", metavar="ACTION")
+    fetch = actions.add_parser("fetch", help="download and verify a dataset (no-op if already verified)")
+    fetch.add_argument("name", help=f"one of {', '.join(data.DATASETS)}")
+    # SUPPRESS keeps `smallcnn data --data-dir DIR fetch NAME` from being reset to None by the subparser.
+    fetch.add_argument("--data-dir", default=argparse.SUPPRESS, help="download into this directory")
+    fetch.add_argument("--base-url", help="mirror to download from instead of the official URL's directory")
+    fetch.set_defaults(handler=fetch_data)
+
+
+def show_data(args) -> int:
+    """Report every dataset; a found one is fully parsed, so a broken file ends the command with exit 2."""
+    first_error = None
+    for name, spec in data.DATASETS.items():
+        directory = data.find_dataset(name, args.data_dir)
+        if directory is None:
+            print(f"{spec['title']}: not found")
+            continue
+        try:
+            dataset = data.load_dataset(name, directory, download=False)
+            print(f"{spec['title']}: {directory} -- {len(dataset.train_labels)} train / "
+                  f"{len(dataset.test_labels)} test, {len(dataset.classes)} classes; {dataset.identity}")
+        except SmallCNNError as exc:
+            print(f"{spec['title']}: {directory} -- unusable (see error below)")
+            first_error = first_error or exc
+        for fname, status in data.file_status(name, directory).items():
+            print(f"  {fname:28} {status}")
+    if first_error:
+        raise first_error
+    return 0
+
+
+def fetch_data(args) -> int:
+    directory = data.find_dataset(args.name, args.data_dir)
+    verified = directory is not None and set(data.file_status(args.name, directory).values()) == {"official"}
+    if not verified:
+        directory = data.download_dataset(args.name, args.data_dir, args.base_url)
+    dataset = data.load_dataset(args.name, directory, download=False)
+    print(f"{dataset.location}: {dataset.identity}")
 
 
 def add_model_command(sub) -> None:
