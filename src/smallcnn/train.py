@@ -127,7 +127,7 @@ def prepare_tensors(dataset, config, device=torch.device("cpu")):
     std = train.std(dim=(0, 2, 3))
 
     def normalise(images):
-        x = torch.from_numpy(images).float().div_(255)
+        x = torch.tensor(images, dtype=torch.float32).div_(255)  # a copy: the dataset's arrays may be read-only
         x = (x - mean[None, :, None, None]) / std[None, :, None, None]
         # channels_last: the layout oneDNN's convolutions run fastest in on a CPU (~2x here).
         return x.contiguous(memory_format=torch.channels_last).to(device)
@@ -317,6 +317,9 @@ class RunResult:
 def prepare_out_dir(out_dir, overwrite, resume):
     """Refuse to mix two runs in one directory: a finished or unfinished run is kept unless asked."""
     out = Path(out_dir)
+    for name in RUN_FILES:  # temporary files of a process killed mid-write are never data
+        for stale in out.glob(f".{name}.*"):
+            stale.unlink()
     if resume:
         if not (out / "checkpoint.pt").exists():
             raise TrainingError(f"{out}: no checkpoint.pt to resume from"
