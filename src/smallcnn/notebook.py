@@ -25,7 +25,7 @@ What `--check` enforces (check_notebook), for any notebook:
   matplotlib, sklearn and the standard library;
 - every explanation -- a code cell's printed output, or a markdown cell's text after an
   `#EXPLAIN HERE` first line -- has >= 3 sentences. A sentence is text ending in `.`, `!` or `?`
-  followed by a space or the end, with at least 3 words, so "e.g." or "85.3" never count;
+  followed by a space or the end, with at least 3 words; "85.3" and "e.g." (i.e., cf., vs.) end none;
 - sections are found by the item headings (`## 1.6 ...`). Part 1 must have run; Part 2 ran if its
   training item (2.5) printed anything. For every part that ran, item P.6 shows a PNG plot and item
   P.7 prints "test accuracy ... NN%". Explanations of a part that did not run are not counted.
@@ -407,7 +407,8 @@ def make_notebook(out, quick=False, data_dir=None, log=print):
 
 ITEM_HEADING = re.compile(r"^#{1,6}\s*(\d+)\.(\d+)([a-z]?)\b", re.MULTILINE)
 TEST_ACCURACY = re.compile(r"test accuracy\D{0,20}?(\d+(?:\.\d+)?)\s*%", re.IGNORECASE)
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# A sentence ends at . ! or ? before whitespace -- except after these abbreviations.
+SENTENCE_END = re.compile(r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bcf\.)(?<!\bvs\.)(?<=[.!?])\s+", re.IGNORECASE)
 
 
 def count_sentences(text):
