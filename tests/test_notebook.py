@@ -10,13 +10,14 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 import smallcnn.augment
+import smallcnn.notebook
 import smallcnn.evaluate
 import smallcnn.models
 import smallcnn.train
 from smallcnn import answers
 from smallcnn.cli import main
-from smallcnn.notebook import (NotebookError, check_file, check_notebook, count_sentences, forbidden_imports,
-                               inline_source)
+from smallcnn.notebook import (NotebookError, build_notebook, check_file, check_notebook, count_sentences,
+                               forbidden_imports, inline_source)
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
@@ -69,8 +70,15 @@ def test_quick_notebook_shows_results_and_marks_itself_incomplete(quick_notebook
     assert nb.cells[0].source.startswith("# AI-use disclaimer")
     assert "incomplete as a deliverable" in nb.cells[1].source
     assert "Test accuracy: " in text and "image/png" in text
+    assert "identical outputs to the spec order Conv -> ReLU -> MaxPool on 64 random images: True" in text
     if "CIFAR-100 is not available here" in text:
         assert "Part 2 did not run" in nb.cells[1].source
+
+
+def test_full_build_uses_the_default_recipes():
+    settings = next(c.source for c in build_notebook(quick=False, data_dir="/data").cells if "OVERRIDES =" in c.source)
+    assert "OVERRIDES = {}" in settings and "DATA_DIR = '/data'" in settings and "DOWNLOAD = True" in settings
+    assert smallcnn.train.default_config("fashion-mnist").epochs >= 15
 
 
 # --- building blocks ---------------------------------------------------------------------------
@@ -91,6 +99,12 @@ def test_inline_source_drops_docstring_and_package_imports():
 def test_inline_source_refuses_imports_it_cannot_replace(line, message):
     with pytest.raises(NotebookError, match=message):
         inline_source(f"{line}\n", ["train"])
+
+
+def test_code_section_refuses_two_modules_defining_one_name(monkeypatch):
+    monkeypatch.setattr(smallcnn.notebook, "SOURCE_MODULES", [("models", "one"), ("models", "again")])
+    with pytest.raises(NotebookError, match="smallcnn/models.py defines 'ConvBlock', which smallcnn/models.py"):
+        smallcnn.notebook.code_section()
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -115,6 +115,8 @@ def add_notebook_command(sub) -> None:
 def notebook_command(args) -> int:
     from smallcnn.notebook import check_file, make_notebook  # nbformat/nbclient load only for this command
 
+    if args.check and (args.quick or args.data_dir):
+        raise SmallCNNError("--quick and --data-dir apply to building (--out), not to --check")
     if args.out:
         print(make_notebook(args.out, quick=args.quick, data_dir=args.data_dir))
         print(f"notebook: {args.out}")

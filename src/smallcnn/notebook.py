@@ -100,7 +100,7 @@ def is_package_import(node):
     return isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "smallcnn"
 
 
-def inlineable(node, earlier, where):
+def ensure_inlineable(node, earlier, where):
     """Raise unless dropping this import leaves its names defined by an earlier module's cell."""
     if isinstance(node, ast.ImportFrom) and node.module.count(".") == 1 and not any(a.asname for a in node.names):
         module = node.module.split(".")[1]
@@ -129,7 +129,7 @@ def inline_source(source, earlier, where="module"):
         drop |= set(range(tree.body[0].lineno, tree.body[0].end_lineno + 1))
     for node in ast.walk(tree):
         if is_package_import(node):
-            inlineable(node, earlier, f"{where} line {node.lineno}")
+            ensure_inlineable(node, earlier, f"{where} line {node.lineno}")
             drop |= set(range(node.lineno, node.end_lineno + 1))
     lines = [line for number, line in enumerate(source.splitlines(), 1) if number not in drop]
     code = re.sub(r"\n{4,}", "\n\n\n", "\n".join(lines)).strip() + "\n"
@@ -162,10 +162,11 @@ def code_section():
     for name, title in SOURCE_MODULES:
         module = importlib.import_module(f"smallcnn.{name}")
         source = Path(module.__file__).read_text()
-        for clash in top_level_names(ast.parse(source)) & set(defined):
+        names = top_level_names(ast.parse(source))
+        for clash in sorted(names & set(defined)):
             raise NotebookError(f"smallcnn/{name}.py defines {clash!r}, which smallcnn/{defined[clash]}.py defines "
                                 f"too: one would overwrite the other in the notebook")
-        defined.update(dict.fromkeys(top_level_names(ast.parse(source)), name))
+        defined.update(dict.fromkeys(names, name))
         docstring, code = inline_source(source, earlier, f"smallcnn/{name}.py")
         cells.append(new_markdown_cell(f"## Code: {title} (`smallcnn/{name}.py`)\n\n{docstring}"))
         cells += [new_code_cell(f"{CODE_MARK}\n# from smallcnn/{name}.py\n{chunk}") for chunk in split_sections(code)]
@@ -256,7 +257,21 @@ print(f"training on {len(tensors1.train_y):,} images" + (" (a quick subset)" if 
 torch.manual_seed(config1.seed)
 model1 = build_model(config1.variant, 1, 28, len(fmnist.classes)).to(memory_format=torch.channels_last)
 print(model1)
-print_layer_table(model1, (1, 28, 28))''')),
+print_layer_table(model1, (1, 28, 28))
+
+
+def spec_order_forward(model, x):
+    """The textbook order Conv -> ReLU -> MaxPool in every block (ConvBlock pools first)."""
+    for block in model.blocks:
+        x = block.pool(block.relu(block.norm(block.conv(x))))
+    return model.classifier(model.dropout(x.flatten(1)))
+
+
+# Max-pool and ReLU commute (both are monotone), so pooling first computes exactly the same function.
+with torch.no_grad():
+    x = torch.randn(64, 1, 28, 28)
+    same = torch.equal(spec_order_forward(model1.eval(), x), model1(x))
+print(f"identical outputs to the spec order Conv -> ReLU -> MaxPool on 64 random images: {same}")''')),
         *item("1.4", "Loss and optimizer", code('''
 # The loss is cross-entropy: train_epoch applies F.cross_entropy to the logits. The optimizer is
 # torch.optim.SGD from make_optimizer; fit() below builds its own with exactly this call.
