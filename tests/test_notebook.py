@@ -17,7 +17,7 @@ import smallcnn.train
 from smallcnn import answers
 from smallcnn.cli import main
 from smallcnn.notebook import (NotebookError, build_notebook, check_file, check_notebook, count_sentences,
-                               forbidden_imports, inline_source)
+                               forbidden_imports, inline_source, split_sections)
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
@@ -99,6 +99,12 @@ def test_inline_source_drops_docstring_and_package_imports():
 def test_inline_source_refuses_imports_it_cannot_replace(line, message):
     with pytest.raises(NotebookError, match=message):
         inline_source(f"{line}\n", ["train"])
+
+
+def test_split_sections_cuts_at_both_divider_styles():
+    code = "import os\n\n# --- loading -----\ndef a(): pass\n# ------------- saving\ndef b(): pass\n# ------\nX = 1"
+    assert split_sections(code) == ["import os", "# --- loading -----\ndef a(): pass",
+                                    "# ------------- saving\ndef b(): pass\n# ------\nX = 1"]
 
 
 def test_code_section_refuses_two_modules_defining_one_name(monkeypatch):

@@ -60,7 +60,8 @@ QUICK_OVERRIDES = {"subset": 5000, "epochs": 2}  # a smoke test of the whole not
 CELL_TIMEOUT = 4 * 3600  # seconds; a full CIFAR-100 training cell on two CPU cores takes a long while
 CODE_MARK, EXPLAIN_MARK = "#CODE HERE", "#EXPLAIN HERE"
 ALLOWED_IMPORTS = {"torch", "torchvision", "numpy", "matplotlib", "sklearn"} | set(sys.stdlib_module_names)
-SECTION_COMMENT = re.compile(r"^# --- (.+?) -*$")
+# "# --- title ---" (train.py) or "# ------- title" (data.py): a module's own section divider.
+SECTION_COMMENT = re.compile(r"^# -{3,} *\w")
 
 
 class NotebookError(SmallCNNError):
