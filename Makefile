@@ -21,6 +21,9 @@ data: $(INSTALLED)
 run: setup
 	$(BIN)/smallcnn train fashion-mnist --out runs/fashion-mnist --overwrite
 
+notebook: setup
+	$(BIN)/smallcnn notebook --out notebook/smallcnn.ipynb
+
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_commands(sub)
     add_model_command(sub)
     add_train_command(sub)
+    add_notebook_command(sub)
     return parser
 
 
@@ -139,6 +140,34 @@ def train_command(args) -> int:
         out = args.out or f"runs/{config.dataset}-{config.variant}"
     result = run_training(config, out, data_dir=args.data_dir, overwrite=args.overwrite, resume=bool(args.resume))
     print(f"report: {write_run_report(result)}")
+    return 0
+
+
+def add_notebook_command(sub) -> None:
+    p = sub.add_parser("notebook", help="build and execute the assignment notebook, or check one")
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--out", metavar="FILE", help="build, execute, check and save the notebook here")
+    mode.add_argument("--check", metavar="FILE", help="validate an executed notebook; exit 1 listing what is wrong")
+    p.add_argument("--quick", action="store_true", help="a small fast version for tests (5,000 images, 2 epochs)")
+    p.add_argument("--data-dir", help="directory holding the datasets (default: the data layer's usual places)")
+    p.set_defaults(handler=notebook_command)
+
+
+def notebook_command(args) -> int:
+    from smallcnn.notebook import check_file, make_notebook  # nbformat/nbclient load only for this command
+
+    if args.check and (args.quick or args.data_dir):
+        raise SmallCNNError("--quick and --data-dir apply to building (--out), not to --check")
+    if args.out:
+        print(make_notebook(args.out, quick=args.quick, data_dir=args.data_dir))
+        print(f"notebook: {args.out}")
+        return 0
+    problems, summary = check_file(args.check)
+    if problems:
+        print(f"{args.check}: {len(problems)} problem{'s' * (len(problems) != 1)}:", file=sys.stderr)
+        print("\n".join(f"  - {problem}" for problem in problems), file=sys.stderr)
+        return 1
+    print(f"{args.check}: {summary}")
     return 0
 
 
