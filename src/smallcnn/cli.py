@@ -101,7 +101,7 @@ def add_train_command(sub) -> None:
     p.add_argument("--variant", default=defaults.variant, metavar="NAME", help=f"one of: {', '.join(VARIANTS)}")
     p.add_argument("--epochs", type=int, help=f"default {MIN_EPOCHS}; fewer only with a warning")
     p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--lr", type=float, default=defaults.lr, help="peak learning rate")
+    p.add_argument("--lr", type=float, help=f"peak learning rate (default per dataset; {defaults.lr} for fashion-mnist)")
     p.add_argument("--momentum", type=float, default=defaults.momentum)
     p.add_argument("--no-nesterov", dest="nesterov", action="store_false")
     p.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
