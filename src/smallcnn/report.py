@@ -126,9 +126,11 @@ def plot_study(rows, title):
     base = next((r for r in ran if r["entry"] == "spec"), None)
     if base:
         ax.axvline(100 * base["test_accuracy"], color="black", linestyle="--", label="spec-adapted model")
-        ax.legend(loc="lower right")
+        ax.legend(loc="best")
     skipped = len(rows) - len(ran)
-    ax.set(xlabel="test accuracy (%)", title=title + (f"\n({skipped} entries skipped: see the table)" if skipped else ""))
+    # Long titles (the not-official warning) break at their dash so that none of the warning is cut off.
+    title = title.replace(" -- ", "\n") + (f"\n({skipped} entries skipped: see the table)" if skipped else "")
+    ax.set(xlabel="test accuracy (%)", title=title)
     ax.invert_yaxis()  # study order top to bottom
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
