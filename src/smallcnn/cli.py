@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_commands(sub)
     add_model_command(sub)
     add_train_command(sub)
+    add_study_command(sub)
     add_notebook_command(sub)
     return parser
 
@@ -102,7 +103,7 @@ def add_train_command(sub) -> None:
     p.add_argument("--variant", default=defaults.variant, metavar="NAME", help=f"one of: {', '.join(VARIANTS)}")
     p.add_argument("--epochs", type=int, help=f"default {MIN_EPOCHS}; fewer only with a warning")
     p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--lr", type=float, default=defaults.lr, help="peak learning rate")
+    p.add_argument("--lr", type=float, help=f"peak learning rate (default per dataset; {defaults.lr} for fashion-mnist)")
     p.add_argument("--momentum", type=float, default=defaults.momentum)
     p.add_argument("--no-nesterov", dest="nesterov", action="store_false")
     p.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
@@ -182,3 +183,39 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def add_study_command(sub) -> None:
+    p = sub.add_parser("study", help="train the architecture-study entries under a time budget; write a table")
+    p.add_argument("dataset", nargs="?", default="cifar100", help="the dataset (default cifar100)")
+    p.add_argument("--budget-minutes", type=float, default=20.0, help="skip entries that would not fit (default 20)")
+    p.add_argument("--variants", help="comma-separated study entries (default: all)")
+    p.add_argument("--out", default="runs/study", help="output directory (default runs/study)")
+    p.add_argument("--data-dir", help="directory holding the dataset (used as given, never replaced)")
+    p.add_argument("--epochs", type=int, help=f"epochs per entry (default {MIN_EPOCHS})")
+    p.add_argument("--subset", type=int, default=0, help="train on this many images only (quick checks)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--throughput", metavar="FILE",
+                   help="instead of training, measure epochs/minute of every entry on random CIFAR-shaped input "
+                        "and write the table to FILE")
+    p.set_defaults(handler=study_command)
+
+
+def study_command(args) -> int:
+    from smallcnn import study  # matplotlib and the study only load when asked for
+
+    names = [n.strip() for n in args.variants.split(",") if n.strip()] if args.variants else None
+    entries = study.select_entries(names)
+    if args.throughput:
+        command = f"smallcnn study {args.dataset} --throughput {args.throughput}" + (
+            f" --variants {args.variants}" if args.variants else "")
+        study.write_throughput_benchmark(args.throughput, command, entries)
+        print(f"throughput: {args.throughput}")
+        return 0
+    if args.epochs is not None and args.epochs < MIN_EPOCHS:
+        print(f"warning: {args.epochs} epochs is below the assignment's minimum of {MIN_EPOCHS}", file=sys.stderr)
+    rows = study.run_study(args.out, canonical_name(args.dataset), entries, args.budget_minutes, args.epochs,
+                           args.data_dir, args.subset, args.seed)
+    skipped = [r["entry"] for r in rows if r["status"] != "ran"]
+    print(f"table: {args.out}/study.md" + (f"; skipped (over budget): {', '.join(skipped)}" if skipped else ""))
+    return 0

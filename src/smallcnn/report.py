@@ -115,3 +115,23 @@ def write_run_report(result):
     text = run_report_markdown(result)
     atomic_write(out / "report.md", lambda f: f.write(text.encode()))
     return out / "report.md"
+
+
+def plot_study(rows, title):
+    """Test accuracy of every study entry that ran, with the spec-adapted model as a dashed line."""
+    ran = [r for r in rows if r["test_accuracy"] is not None]
+    fig, ax = plt.subplots(figsize=(8, 0.45 * max(len(ran), 2) + 1.5))
+    names = [f"{r['entry']} ({r['params']:,} params)" for r in ran]
+    ax.barh(names, [100 * r["test_accuracy"] for r in ran], color="tab:blue")
+    base = next((r for r in ran if r["entry"] == "spec"), None)
+    if base:
+        ax.axvline(100 * base["test_accuracy"], color="black", linestyle="--", label="spec-adapted model")
+        ax.legend(loc="best")
+    skipped = len(rows) - len(ran)
+    # Long titles (the not-official warning) break at their dash so that none of the warning is cut off.
+    title = title.replace(" -- ", "\n") + (f"\n({skipped} entries skipped: see the table)" if skipped else "")
+    ax.set(xlabel="test accuracy (%)", title=title)
+    ax.invert_yaxis()  # study order top to bottom
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -85,7 +85,9 @@ class TrainConfig:
 RECIPES = {
     "fashion-mnist": {},
     "cifar10": {"augment": "crop-flip"},
-    "cifar100": {"augment": "crop-flip"},
+    # Peak lr 0.1 killed every ReLU of the spec model on generated 100-class data (loss stuck at ln 100)
+    # within 4 epochs; 0.05 trained it. Not measured on the real CIFAR-100, which is not available here.
+    "cifar100": {"augment": "crop-flip", "lr": 0.05},
 }
 
 

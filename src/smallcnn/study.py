@@ -1,0 +1,459 @@
+"""The Part 2 architecture study: one change at a time against the spec-adapted model, under a time budget.
+
+Every study entry is a model variant from models.VARIANTS plus TrainConfig overrides, and changes ONE
+thing against the spec-adapted model (the Part 1 network with 3 input channels and 100 logits) -- except
+"best", the documented combination recommended for Part 2. Each entry's cost is estimated from a few
+timed training steps before it runs; entries that do not fit the remaining budget are skipped and
+listed as skipped, never dropped silently. Every table, chart and answer carries the dataset's identity,
+so a result on generated data is never shown as a CIFAR-100 result.
+
+Imports only the standard library, numpy, torch, matplotlib and smallcnn: this code also runs in the notebook.
+"""
+
+import csv
+import io
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from smallcnn.augment import augment_batch
+from smallcnn.data import DATASETS, SmallCNNError, load_dataset
+from smallcnn.models import build_model, count_parameters
+from smallcnn.report import plot_study, save_figure, write_run_report
+from smallcnn.train import atomic_write, default_config, prepare_tensors, run_training, write_json
+
+BASELINE = "spec"
+CIFAR_TRAIN_IMAGES = 45_000  # CIFAR-100's 50,000 training images less the 10 % validation split
+
+
+@dataclass(frozen=True)
+class StudyEntry:
+    name: str
+    variant: str                  # a key of models.VARIANTS
+    change: str                   # what differs from the spec-adapted model, in words
+    overrides: dict = field(default_factory=dict)  # TrainConfig fields this entry sets
+    epoch_factor: int = 1         # "more epochs" multiplies the study's epoch count
+
+
+STUDY = (
+    StudyEntry(BASELINE, "spec", "nothing: the spec-adapted model"),
+    StudyEntry("wide2", "wide2", "every conv layer 2x wider"),
+    StudyEntry("wide4", "wide4", "every conv layer 4x wider"),
+    StudyEntry("wide8", "wide8", "every conv layer 8x wider"),
+    StudyEntry("no-bottleneck", "no-bottleneck", "no 5-channel bottleneck (second conv has 16 channels)"),
+    StudyEntry("batchnorm", "batchnorm", "BatchNorm after every conv"),
+    StudyEntry("dropout", "dropout", "dropout 0.3 before the classifier"),
+    StudyEntry("no-augment", "spec", "augmentation off (the recipe's crop + flip removed)", {"augment": "none"}),
+    StudyEntry("label-smoothing", "spec", "label smoothing 0.1", {"label_smoothing": 0.1}),
+    StudyEntry("more-epochs", "spec", "twice the epochs", epoch_factor=2),
+    StudyEntry("gap", "gap", "global average pooling before the classifier"),
+    StudyEntry("best", "best", "recommended: widths 32-64-128, no bottleneck (several changes)"),
+    StudyEntry("best-bn", "best-bn", "the recommended model plus BatchNorm after every conv"),
+)
+ENTRIES = {entry.name: entry for entry in STUDY}
+
+
+def select_entries(names=None):
+    """The named entries in study order (all of them when names is empty); unknown names are an error."""
+    if not names:
+        return list(STUDY)
+    unknown = [n for n in names if n not in ENTRIES]
+    if unknown:
+        raise SmallCNNError(f"unknown study entries {', '.join(unknown)}; choose from: {', '.join(ENTRIES)}")
+    return [entry for entry in STUDY if entry.name in names]
+
+
+def entry_config(entry, base):
+    """The TrainConfig of one entry: the study's base recipe with this entry's one change."""
+    return replace(base, variant=entry.variant, epochs=base.epochs * entry.epoch_factor, **entry.overrides).check()
+
+
+# --- measured cost -----------------------------------------------------------------------------------
+
+def time_training_steps(model, images, labels, config, steps):
+    """Wall and CPU seconds per image of real SGD steps (augmentation, forward, backward, update).
+
+    One untimed step first: oneDNN picks its kernels on the first call, which would inflate the timing.
+    CPU time is measured too because wall time on a shared machine mostly measures the other users.
+    """
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=config.momentum)
+    generator = torch.Generator().manual_seed(config.seed)
+    model.train()
+
+    def step(i):
+        idx = torch.arange(i * config.batch_size, (i + 1) * config.batch_size) % labels.shape[0]
+        batch = augment_batch(images[idx], config.augment, generator).contiguous(memory_format=torch.channels_last)
+        loss = F.cross_entropy(model(batch), labels[idx], label_smoothing=config.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    step(0)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for i in range(1, steps + 1):
+        step(i)
+    seen = steps * config.batch_size
+    return (time.perf_counter() - wall) / seen, (time.process_time() - cpu) / seen
+
+
+def estimate_minutes(config, seconds_per_image, n_train, n_val):
+    """Minutes a run needs: every epoch trains on n_train images and evaluates n_val.
+
+    Evaluation is a forward pass only, about a third of a training step's work per image.
+    """
+    per_epoch = seconds_per_image * (n_train + n_val / 3)
+    return config.epochs * per_epoch / 60
+
+
+def fits_budget(estimate, remaining):
+    return estimate <= remaining
+
+
+def measure_entry_cost(entry, base, tensors, num_classes, steps=3):
+    """Estimated minutes of one entry on these tensors, from a few timed steps of its own model."""
+    config = entry_config(entry, base)
+    model = build_model(config.variant, tensors.train_x.shape[1], tensors.train_x.shape[2], num_classes)
+    model = model.to(memory_format=torch.channels_last)
+    wall, _ = time_training_steps(model, tensors.train_x, tensors.train_y, config, steps)
+    return estimate_minutes(config, wall, len(tensors.train_y), len(tensors.val_y))
+
+
+# --- the study ----------------------------------------------------------------------------------------
+
+def run_study(out_dir, dataset="cifar100", entries=None, budget_minutes=20.0, epochs=None, data_dir=None,
+              subset=0, seed=0, log=print):
+    """Train each entry that fits the remaining budget; write runs, table, chart; return the rows."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    base = default_config(dataset, seed=seed, subset=subset, **({"epochs": epochs} if epochs else {}))
+    data = load_dataset(base.dataset, data_dir)
+    tensors = prepare_tensors(data, base)
+    log(f"study on {data.identity}; budget {budget_minutes:g} minutes")
+    # Fixed cost a step timing cannot see (loading data, checkpoints, figures): learnt from the last run.
+    start, rows, overhead = time.perf_counter(), [], 0.0
+    for entry in entries or STUDY:
+        config = entry_config(entry, base)
+        estimate = measure_entry_cost(entry, base, tensors, len(data.classes)) + overhead
+        remaining = budget_minutes - (time.perf_counter() - start) / 60
+        if not fits_budget(estimate, remaining):
+            row = study_row(entry, config, data, estimate=estimate,
+                            status=f"skipped: needs ~{estimate:.2f} min, {max(remaining, 0):.2f} min left")
+            log(f"{entry.name}: {row['status']}")
+            rows.append(row)
+            continue
+        log(f"{entry.name}: {entry.change} (estimated {estimate:.2f} min)")
+        began = time.perf_counter()
+        result = run_training(config, out / entry.name, data_dir=data_dir, overwrite=True, log=log)
+        write_run_report(result)
+        minutes = (time.perf_counter() - began) / 60
+        overhead = max(0.0, minutes - (estimate - overhead))
+        rows.append(study_row(entry, config, data, estimate=estimate, result=result, minutes=minutes))
+    add_deltas(rows)
+    write_study_outputs(out, rows, data)
+    return rows
+
+
+def study_row(entry, config, data, estimate, status="ran", result=None, minutes=None):
+    """One line of the study table; a skipped entry keeps its estimate and why it was skipped."""
+    params = count_parameters(build_model(config.variant, data.train_images.shape[1], data.train_images.shape[2],
+                                          len(data.classes)))
+    return {
+        "entry": entry.name, "variant": config.variant, "change": entry.change, "status": status,
+        "test_accuracy": result.metrics["test_accuracy"] if result else None,
+        "delta_points": None, "params": params, "epochs": config.epochs,
+        "minutes": minutes, "estimated_minutes": estimate,
+        "dataset_identity": data.identity, "official": data.official,
+    }
+
+
+def add_deltas(rows):
+    """Percentage-point change in test accuracy against the spec-adapted run (when it ran)."""
+    base = next((r for r in rows if r["entry"] == BASELINE and r["test_accuracy"] is not None), None)
+    for row in rows:
+        if base and row["test_accuracy"] is not None:
+            row["delta_points"] = 100 * (row["test_accuracy"] - base["test_accuracy"])
+
+
+def study_title(data):
+    title = DATASETS[data.name]["title"]
+    if data.official:
+        return f"Architecture study on {title} (official files, checksums verified)"
+    return f"Architecture study on NOT the official {title} -- generated test data / checksums differ"
+
+
+def format_cell(value, kind):
+    if value is None:
+        return "-"
+    return {"pct": f"{value:.2%}", "pts": f"{value:+.2f}", "min": f"{value:.2f}", "int": f"{value:,}"}[kind]
+
+
+def study_markdown(rows, data):
+    lines = [f"# {study_title(data)}", "", f"Data: {data.identity} ({data.location}).", "",
+             "| entry | change | test accuracy | delta vs spec (points) | parameters | epochs | minutes | status |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['entry']} | {r['change']} | {format_cell(r['test_accuracy'], 'pct')} | "
+                     f"{format_cell(r['delta_points'], 'pts')} | {format_cell(r['params'], 'int')} | {r['epochs']} | "
+                     f"{format_cell(r['minutes'], 'min')} | {r['status']} |")
+    lines += ["", "Single seeded runs: differences of about a point are within run-to-run noise.", "",
+              "![study chart](study.png)", ""]
+    return "\n".join(lines)
+
+
+def study_csv(rows):
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue()
+
+
+def write_study_outputs(out, rows, data):
+    """study.md, study.csv, study.json and study.png, each written atomically."""
+    markdown, table = study_markdown(rows, data), study_csv(rows)
+    atomic_write(out / "study.md", lambda f: f.write(markdown.encode()))
+    atomic_write(out / "study.csv", lambda f: f.write(table.encode()))
+    write_json(out / "study.json", {"title": study_title(data), "dataset_identity": data.identity,
+                                    "official": data.official, "rows": rows})
+    save_figure(plot_study(rows, study_title(data)), out / "study.png")
+
+
+# --- throughput on CIFAR-shaped input -------------------------------------------------------------------
+
+def measure_throughput(entries=None, steps=6, n_images=CIFAR_TRAIN_IMAGES, seed=0):
+    """Epochs per minute of each entry on random 3x32x32 images with 100 classes (timing only).
+
+    Two figures per entry: measured wall-clock speed on this (possibly shared) machine, and a projection
+    for a machine whose cores are ours alone, from CPU time. The projection is conservative: OpenMP
+    threads spinning while they wait, and cache misses caused by other users, count as our CPU time.
+    """
+    torch.manual_seed(seed)
+    base = default_config("cifar100", seed=seed)
+    images = torch.randn(base.batch_size * 8, 3, 32, 32).contiguous(memory_format=torch.channels_last)
+    labels = torch.randint(0, 100, (images.shape[0],))
+    threads = torch.get_num_threads()
+    rows = []
+    for entry in entries or STUDY:
+        config = entry_config(entry, base)
+        model = build_model(config.variant, 3, 32, 100).to(memory_format=torch.channels_last)
+        wall, cpu = time_training_steps(model, images, labels, config, steps)
+        single_cpu = single_thread_cpu_seconds(model, images, labels, config, steps)
+        rows.append({"entry": entry.name, "params": count_parameters(model), "augment": config.augment,
+                     "epochs": config.epochs,
+                     "measured_epochs_per_minute": 60 / (wall * n_images),
+                     "projected_epochs_per_minute": 60 * threads / (cpu * n_images),
+                     "ideal_epochs_per_minute": 60 * threads / (single_cpu * n_images)})
+    return rows
+
+
+def single_thread_cpu_seconds(model, images, labels, config, steps):
+    """CPU seconds per image on one thread: no OpenMP spin-waiting, so it is the work itself.
+
+    Times that many threads is the best a machine with that many free cores could do (perfect scaling).
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return time_training_steps(model, images, labels, config, steps)[1]
+    finally:
+        torch.set_num_threads(threads)
+
+
+def throughput_markdown(rows, command, minutes=20, n_images=CIFAR_TRAIN_IMAGES):
+    load = os.getloadavg()
+    lines = [
+        "# Training throughput on CIFAR-shaped input", "",
+        f"Generated by `smallcnn.study.measure_throughput` with `{command}` on {time.strftime('%Y-%m-%d %H:%M')}.",
+        f"Random 3x32x32 images, 100 classes, batch {default_config('cifar100').batch_size}, each entry's own "
+        f"augmentation; one epoch = {n_images:,} training images. torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, {os.cpu_count()} CPUs, load average {load[0]:.1f} / {load[1]:.1f} / "
+        f"{load[2]:.1f} (1 / 5 / 15 min) at the end.", "",
+        "*Measured* is wall clock on this shared machine, which mostly measures the other users. *Projected* "
+        "assumes the cores are ours alone and divides by the CPU time of the same steps; OpenMP threads "
+        "spinning while the other users hold a core count as CPU time, so it is a lower bound on speed. "
+        "*Ideal* divides by single-thread CPU time (no spinning) and assumes perfect scaling over the threads: "
+        "an upper bound. Budgets below use the conservative *projected* figure.", "",
+        f"| entry | parameters | augmentation | measured epochs/min | projected epochs/min | ideal epochs/min | "
+        f"projected epochs in {minutes} min |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(f"| {r['entry']} | {r['params']:,} | {r['augment']} | {r['measured_epochs_per_minute']:.3f} | "
+                     f"{r['projected_epochs_per_minute']:.3f} | {r['ideal_epochs_per_minute']:.3f} | "
+                     f"{epochs_within(minutes, r['projected_epochs_per_minute'])} |")
+    fitting = [r["entry"] for r in rows if epochs_within(minutes, r["projected_epochs_per_minute"]) >= r["epochs"]]
+    lines += ["", f"Entries whose own epoch count ({', '.join(sorted({str(r['epochs']) for r in rows}))}) is "
+                  f"projected to fit {minutes} minutes: {', '.join(fitting) or 'none'}.", ""]
+    return "\n".join(lines)
+
+
+def epochs_within(minutes, epochs_per_minute, evaluation_share=1 / 3, val_fraction=1 / 9):
+    """Whole epochs that fit `minutes`, leaving time for the per-epoch validation pass (forward only)."""
+    return math.floor(minutes * epochs_per_minute / (1 + evaluation_share * val_fraction))
+
+
+def write_throughput_benchmark(path, command, entries=None, steps=6):
+    rows = measure_throughput(entries, steps)
+    text = throughput_markdown(rows, command)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda f: f.write(text.encode()))
+    return rows
+
+
+# --- answers to question 7, generated from results -------------------------------------------------------
+
+def converged_epoch(history, near):
+    """First epoch whose validation accuracy reaches `near` times the run's best validation accuracy."""
+    best = max(row["val_accuracy"] for row in history)
+    return next(row["epoch"] for row in history if row["val_accuracy"] >= near * best)
+
+
+def answer_7a(history, part1_history=None, near=0.9):
+    """Question 7a from the loss curves: over- or underfitting, and convergence speed against Part 1."""
+    first, last, n = history[0], history[-1], len(history)
+    best = min(history, key=lambda row: row["val_loss"])
+    gap = last["val_loss"] - last["train_loss"]
+    # "Still falling": the last third of the epochs lowered the training loss further.
+    tail = history[-max(2, n // 3):]
+    still_falling = tail[-1]["train_loss"] < tail[0]["train_loss"]
+    rising = best["epoch"] < last["epoch"] and last["val_loss"] > best["val_loss"]
+    sentences = [
+        f"Over {n} epochs the training loss fell from {first['train_loss']:.3f} to {last['train_loss']:.3f} "
+        f"and the validation loss went from {first['val_loss']:.3f} to {last['val_loss']:.3f}.",
+    ]
+    if rising and gap > 0:
+        sentences.append(
+            f"The validation loss was lowest ({best['val_loss']:.3f}) at epoch {best['epoch']} and then rose "
+            f"while the training loss kept falling, so the model overfits after epoch {best['epoch']}: it "
+            f"starts to memorise the training split instead of learning what carries over to new images.")
+    elif still_falling and gap <= 0.1 * last["train_loss"]:
+        sentences.append(
+            "Both losses were still falling at the end and the validation loss stays close to the training "
+            "loss, so the model underfits: it is limited by its capacity or its epochs, not by memorisation, "
+            "and a wider model or a longer schedule should help.")
+    else:
+        sentences.append(
+            "The validation loss ended at its lowest point or close to it without a rising trend, so the "
+            "model neither clearly overfits nor is it still improving fast: the fit is about balanced.")
+    why = ("the training images are augmented, so they are harder than the untouched validation images" if gap < 0
+           else "this gap is what the model learnt about its training images that does not carry over")
+    sentences.append(
+        f"At the end the validation loss is {abs(gap):.3f} {'above' if gap >= 0 else 'below'} the training loss "
+        f"(training accuracy {last['train_accuracy']:.1%}, validation accuracy {last['val_accuracy']:.1%}): {why}.")
+    epoch = converged_epoch(history, near)
+    sentences.append(f"Validation accuracy first reached {near:.0%} of its best at epoch {epoch} of {n}.")
+    if part1_history:
+        part1_epoch, part1_n = converged_epoch(part1_history, near), len(part1_history)
+        speed = "faster" if epoch / n < part1_epoch / part1_n else (
+            "slower" if epoch / n > part1_epoch / part1_n else "as fast")
+        sentences.append(f"The Fashion-MNIST run reached the same mark at epoch {part1_epoch} of {part1_n}, so "
+                         f"relative to its schedule this run converges {speed}.")
+    else:
+        sentences.append("No Fashion-MNIST history was given, so convergence speed is not compared with it.")
+    return " ".join(sentences)
+
+
+def load_references(dataset="cifar100"):
+    """Published reference results with their citations (references.json, beside this module)."""
+    return json.loads((Path(__file__).with_name("references.json")).read_text())[dataset]
+
+
+def answer_7b(best_accuracy, best_name, best_params, best_conv_layers, best_epochs, best_minutes, best_augment,
+              reference, official=True):
+    """Question 7b: why the best model here stays below a published ResNet/WRN result."""
+    gap = 100 * (reference["accuracy"] - best_accuracy)
+    sentences = []
+    if not official:
+        sentences.append("The accuracy below comes from data that is NOT the official dataset files, so this "
+                         "comparison shows the method, not a measured gap on the real data.")
+    sentences += [
+        f"The best model here, {best_name}, reached {best_accuracy:.1%} test accuracy against "
+        f"{reference['accuracy']:.1%} for {reference['name']} ({reference['citation']}), a gap of "
+        f"{gap:.1f} percentage points.",
+        f"Depth comes first: {best_name} has {best_conv_layers} convolutional layers against "
+        f"{reference['conv_layers']} in {reference['name']}, and every extra layer composes the features "
+        f"below it into more abstract ones, which fine-grained classes need.",
+    ]
+    if reference.get("params"):
+        sentences.append(f"Width and capacity follow: {best_params:,} parameters against {reference['params']:,}, "
+                         f"{reference['params'] / best_params:.0f} times as many.")
+    if reference["skip_connections"]:
+        sentences.append(f"{reference['name']} adds identity skip connections, which carry gradients straight to "
+                         f"the early layers; without them a plain stack like ours degrades when made that deep, so "
+                         f"depth cannot simply be added to it.")
+    if reference["augmentation"] == "none":
+        sentences.append(f"Augmentation does not explain the gap: {reference['name']} reports its result without "
+                         f"augmentation, while this model used '{best_augment}'.")
+    else:
+        sentences.append(f"Augmentation is a smaller part: {reference['name']} trains with "
+                         f"{reference['augmentation']}, while this model used '{best_augment}'.")
+    budget = f"{reference['epochs']} epochs" if reference.get("epochs") else "its published schedule"
+    sentences.append(f"Finally the training budget: {reference['name']} trains for {budget} on a GPU, while this "
+                     f"model had {best_epochs} epochs in {best_minutes:.1f} minutes on a CPU.")
+    return " ".join(sentences)
+
+
+# Why a change has the effect it has -- the mechanism, independent of any measured number.
+MECHANISMS = {
+    "batchnorm": "BatchNorm adds almost no parameters, but re-centres and re-scales every layer's activations, "
+                 "which keeps narrow layers from dying and lets SGD take larger effective steps.",
+    "no-bottleneck": "the 5-channel layer is an information bottleneck: widening only it removes the narrowest "
+                     "point of the network for very few parameters.",
+    "gap": "global average pooling throws away where a feature is and shrinks the classifier, so it removes "
+           "parameters but also the spatial detail the small network relied on.",
+    "no-augment": "augmentation adds no parameters; removing it lets a small model fit the training images more "
+                  "easily, which helps when the model underfits and hurts when it overfits.",
+    "label-smoothing": "label smoothing adds no parameters; it only stops the model from pushing logits towards "
+                       "certainty, which changes calibration more than capacity.",
+    "more-epochs": "more epochs add no parameters; they only show whether the shorter schedule had converged.",
+    "dropout": "dropout adds no parameters and regularises; a model that underfits has little to gain from it.",
+}
+
+
+def answer_7c(study_rows):
+    """Question 7c: the most surprising change -- the largest accuracy change per unit of parameter cost."""
+    ran = [r for r in study_rows if r.get("delta_points") is not None]
+    base = next((r for r in ran if r["entry"] == BASELINE), None)
+    changes = [r for r in ran if r["entry"] != BASELINE]
+    if base is None or not changes:
+        return ("The spec-adapted model and at least one change must both finish for a comparison. This study "
+                "does not have both, so no change can be measured against the spec-adapted model. Rerun it with "
+                "a larger budget, fewer epochs or fewer entries. Until then this question has no evidence behind "
+                "an answer.")
+
+    def cost(row):
+        # Doubling the parameters counts as one unit of cost; a change that adds none costs nothing.
+        return abs(math.log2(row["params"] / base["params"]))
+
+    surprise = max(changes, key=lambda r: abs(r["delta_points"]) / (1 + cost(r)))
+    low, high = min(changes, key=lambda r: r["delta_points"]), max(changes, key=lambda r: r["delta_points"])
+    sentences = []
+    if not base["official"]:
+        sentences.append(f"These runs used data that is NOT the official dataset ({base['dataset_identity']}), "
+                         f"so the ranking shows the method, not a result on the real images.")
+    sentences += [
+        f"Against the spec-adapted model's {base['test_accuracy']:.1%}, the changes moved test accuracy from "
+        f"{low['delta_points']:+.1f} points ({low['entry']}) to {high['delta_points']:+.1f} points ({high['entry']}).",
+        f"The most surprising change is {surprise['entry']} ({surprise['change']}): "
+        f"{surprise['delta_points']:+.1f} points with {surprise['params'] / base['params']:.2f} times the "
+        f"parameters, the largest effect relative to its parameter cost.",
+    ]
+    if surprise["entry"] in MECHANISMS:
+        sentences.append("The mechanism: " + MECHANISMS[surprise["entry"]])
+    hurt = [r for r in changes if r["params"] > base["params"] and r["delta_points"] < 0]
+    if hurt:
+        worst = min(hurt, key=lambda r: r["delta_points"])
+        sentences.append(f"{worst['entry']} hurt ({worst['delta_points']:+.1f} points) despite "
+                         f"{worst['params'] / base['params']:.2f} times the parameters, so added capacity alone "
+                         f"did not help it.")
+    else:
+        sentences.append("No change that added parameters lowered the accuracy, so on this data capacity was "
+                         "never the thing to fear.")
+    sentences.append("Each figure is one seeded run, so differences of about a point are within run-to-run noise.")
+    return " ".join(sentences)
