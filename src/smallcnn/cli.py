@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_commands(sub)
     add_model_command(sub)
     add_train_command(sub)
+    add_bench_command(sub)
     return parser
 
 
@@ -98,6 +99,32 @@ def train_command(args) -> int:
         out = args.out or f"runs/{config.dataset}-{config.variant}"
     result = run_training(config, out, data_dir=args.data_dir, overwrite=args.overwrite, resume=bool(args.resume))
     print(f"report: {write_run_report(result)}")
+    return 0
+
+
+def add_bench_command(sub) -> None:
+    p = sub.add_parser("bench", help="time smallcnn's training and evaluation against the usual notebook pipeline")
+    p.add_argument("--quick", action="store_true", help="a < 30 s version (2,000 images, 2 repetitions)")
+    p.add_argument("--levers", action="store_true", help="also measure each speed lever against the shipped setting")
+    p.add_argument("--full-run", action="store_true", help="also time the whole default Fashion-MNIST run (~45 s)")
+    p.add_argument("--images", type=int, help="training images per measurement (default 20,000; 2,000 with --quick)")
+    p.add_argument("--reps", type=int, help="interleaved repetitions (default 3; 2 with --quick)")
+    p.add_argument("--write-readme", nargs="?", const="benchmarks/README.md", metavar="PATH",
+                   help="write the report into the generated section of PATH (default benchmarks/README.md)")
+    p.set_defaults(handler=bench_command)
+
+
+def bench_command(args) -> int:
+    from smallcnn.bench import run_bench, write_readme
+
+    lines = run_bench(quick=args.quick, full_run=args.full_run, levers=args.levers, images=args.images,
+                      reps=args.reps)
+    print("\n".join(lines))
+    if args.write_readme:
+        flags = [flag for flag, on in (("--quick", args.quick), ("--levers", args.levers),
+                                       ("--full-run", args.full_run)) if on]
+        flags += [f"--{name} {value}" for name, value in (("images", args.images), ("reps", args.reps)) if value]
+        write_readme(args.write_readme, " ".join(["smallcnn bench", *flags, "--write-readme"]), lines)
     return 0
 
 
