@@ -67,8 +67,8 @@ def test_lever_study_reports_every_lever(workload):
     text = "\n".join(lines)
     for lever in ("max-pool order", "batch size", "memory layout", "threads", "loss read-back", "evaluation"):
         assert lever in text
-    assert len(lines) == 1 + 12 + 8
-    assert all(re.search(r"\d\.\d\dx$", line) for line in lines[1:])
+    assert len(lines) == 2 + 7 + 7
+    assert all(re.search(r"\d\.\d\dx$", line) for line in lines[2:])
 
 
 def test_write_readme_replaces_only_the_generated_section(tmp_path):
