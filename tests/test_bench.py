@@ -82,6 +82,7 @@ def test_write_readme_replaces_only_the_generated_section(tmp_path):
 
 
 def test_bench_is_a_cli_command():
-    args = build_parser().parse_args(["bench", "--quick", "--levers", "--full-run", "--write-readme"])
+    args = build_parser().parse_args(["bench", "--quick", "--levers", "--full-run", "--threads", "1", "--write-readme"])
     assert args.handler is bench_command
-    assert (args.quick, args.levers, args.full_run, args.write_readme) == (True, True, True, "benchmarks/README.md")
+    assert (args.quick, args.levers, args.full_run, args.threads, args.write_readme) == (
+        True, True, True, 1, "benchmarks/README.md")

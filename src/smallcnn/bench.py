@@ -400,8 +400,11 @@ def table_lines(rows, ratios):
     return lines
 
 
-def run_bench(quick=False, full_run=False, levers=False, images=None, reps=None, log=None):
+def run_bench(quick=False, full_run=False, levers=False, images=None, reps=None, num_threads=None,
+              log=None):
     """The whole benchmark; returns the report's lines, the last one stating the Fashion-MNIST training ratio."""
+    if num_threads:
+        torch.set_num_threads(num_threads)  # for both pipelines alike, before anything is timed
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     images = images or (2_000 if quick else 20_000)
     reps = reps or (2 if quick else 3)

@@ -109,6 +109,7 @@ def add_bench_command(sub) -> None:
     p.add_argument("--full-run", action="store_true", help="also time the whole default Fashion-MNIST run (~45 s)")
     p.add_argument("--images", type=int, help="training images per measurement (default 20,000; 2,000 with --quick)")
     p.add_argument("--reps", type=int, help="interleaved repetitions (default 3; 2 with --quick)")
+    p.add_argument("--threads", type=int, help="torch threads for both pipelines (default: torch's, one per core)")
     p.add_argument("--write-readme", nargs="?", const="benchmarks/README.md", metavar="PATH",
                    help="write the report into the generated section of PATH (default benchmarks/README.md)")
     p.set_defaults(handler=bench_command)
@@ -118,12 +119,13 @@ def bench_command(args) -> int:
     from smallcnn.bench import run_bench, write_readme
 
     lines = run_bench(quick=args.quick, full_run=args.full_run, levers=args.levers, images=args.images,
-                      reps=args.reps)
+                      reps=args.reps, num_threads=args.threads)
     print("\n".join(lines))
     if args.write_readme:
         flags = [flag for flag, on in (("--quick", args.quick), ("--levers", args.levers),
                                        ("--full-run", args.full_run)) if on]
-        flags += [f"--{name} {value}" for name, value in (("images", args.images), ("reps", args.reps)) if value]
+        flags += [f"--{name} {value}" for name, value in
+                  (("images", args.images), ("reps", args.reps), ("threads", args.threads)) if value]
         write_readme(args.write_readme, " ".join(["smallcnn bench", *flags, "--write-readme"]), lines)
     return 0
 
