@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_command(sub)
     add_study_command(sub)
     add_notebook_command(sub)
+    add_bench_command(sub)
     return parser
 
 
@@ -172,17 +173,32 @@ def notebook_command(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.handler(args) or 0
-    except SmallCNNError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+def add_bench_command(sub) -> None:
+    p = sub.add_parser("bench", help="time smallcnn's training and evaluation against the usual notebook pipeline")
+    p.add_argument("--quick", action="store_true", help="a < 30 s version (2,000 images, 2 repetitions)")
+    p.add_argument("--levers", action="store_true", help="also measure each speed lever against the shipped setting")
+    p.add_argument("--full-run", action="store_true", help="also time the whole default Fashion-MNIST run (~45 s)")
+    p.add_argument("--images", type=int, help="training images per measurement (default 20,000; 2,000 with --quick)")
+    p.add_argument("--reps", type=int, help="interleaved repetitions (default 3; 2 with --quick)")
+    p.add_argument("--threads", type=int, help="torch threads for both pipelines (default: torch's, one per core)")
+    p.add_argument("--write-readme", nargs="?", const="benchmarks/README.md", metavar="PATH",
+                   help="write the report into the generated section of PATH (default benchmarks/README.md)")
+    p.set_defaults(handler=bench_command)
+
+
+def bench_command(args) -> int:
+    from smallcnn.bench import run_bench, write_readme
+
+    lines = run_bench(quick=args.quick, full_run=args.full_run, levers=args.levers, images=args.images,
+                      reps=args.reps, num_threads=args.threads)
+    print("\n".join(lines))
+    if args.write_readme:
+        flags = [flag for flag, on in (("--quick", args.quick), ("--levers", args.levers),
+                                       ("--full-run", args.full_run)) if on]
+        flags += [f"--{name} {value}" for name, value in
+                  (("images", args.images), ("reps", args.reps), ("threads", args.threads)) if value]
+        write_readme(args.write_readme, " ".join(["smallcnn bench", *flags, "--write-readme"]), lines)
+    return 0
 
 
 def add_study_command(sub) -> None:
@@ -219,3 +235,16 @@ def study_command(args) -> int:
     skipped = [r["entry"] for r in rows if r["status"] != "ran"]
     print(f"table: {args.out}/study.md" + (f"; skipped (over budget): {', '.join(skipped)}" if skipped else ""))
     return 0
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args) or 0
+    except SmallCNNError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
