@@ -323,7 +323,8 @@ def weakness_sentence(worse):
     if linear := [n for n in names if n in LINEAR]:
         parts.append(f"{join_names(linear)} can only draw one hyperplane per class through the raw pixels")
     if trees := [n for n in names if n in SINGLE_TREES]:
-        parts.append(f"{join_names(trees)} cut the pixel space with a single shallow tree")
+        verb = "cuts" if len(set(trees)) == 1 else "each cut"
+        parts.append(f"{join_names(trees)} {verb} the pixel space with a single shallow tree")
     if "GaussianNB" in names:
         parts.append("GaussianNB assumes the pixels are independent given the class, which neighbouring "
                      "pixels of a garment never are")
@@ -364,7 +365,7 @@ def capacity_idea(cnn, better):
     sized = [r for r in better if r["params"]]
     scale = (f"; {label(sized[0])} stores {ratio(sized[0]['params'], cnn['params'])} as many numbers"
              if sized else "")
-    return (f"First, capacity: the network has only {cnn['params']:,} parameters{scale}, and widening its "
+    return (f"First, capacity: the network has only {cnn['params']:,} parameters{scale}; widening the CNN's "
             f"convolutions (the wide variants) costs little compute on images this small.")
 
 
