@@ -6,6 +6,7 @@ one-line `error: ...` message with exit status 2 -- never a traceback.
 
 import argparse
 import sys
+import time
 
 from smallcnn import data
 from smallcnn.data import SmallCNNError, canonical_name
@@ -22,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_commands(sub)
     add_model_command(sub)
     add_train_command(sub)
+    add_compare_command(sub)
     add_study_command(sub)
     add_notebook_command(sub)
     add_bench_command(sub)
@@ -234,6 +236,28 @@ def study_command(args) -> int:
                            args.data_dir, args.subset, args.seed)
     skipped = [r["entry"] for r in rows if r["status"] != "ran"]
     print(f"table: {args.out}/study.md" + (f"; skipped (over budget): {', '.join(skipped)}" if skipped else ""))
+
+
+def add_compare_command(sub) -> None:
+    p = sub.add_parser("compare", help="rank CNN runs against Table 3 of the Fashion-MNIST paper and "
+                                       "scikit-learn baselines measured on the same split")
+    p.add_argument("dataset", help="fashion-mnist (the only dataset Table 3 covers)")
+    p.add_argument("--run", action="append", default=[], metavar="DIR",
+                   help="a finished CNN run (repeatable; default runs/fashion-mnist-spec, trained if missing)")
+    p.add_argument("--quick", action="store_true", help="train every baseline on a small subsample (~2 minutes)")
+    p.add_argument("--out", help="output directory (default runs/compare-fashion-mnist[-quick])")
+    p.add_argument("--data-dir", help="directory holding the dataset (used as given, never replaced)")
+    p.set_defaults(handler=compare_command)
+
+
+def compare_command(args) -> int:
+    from smallcnn.baselines import run_compare  # scikit-learn loads only for this command
+
+    start = time.perf_counter()
+    ranked, out = run_compare(args.dataset, args.run, quick=args.quick, out=args.out, data_dir=args.data_dir)
+    for row in ranked:
+        print(f"{row['rank']:>3}  {row['accuracy']:7.2%}  {row['source']:<10} {row['name']}")
+    print(f"comparison: {out / 'comparison.md'} ({time.perf_counter() - start:.0f} s)")
     return 0
 
 

@@ -132,6 +132,31 @@ def plot_study(rows, title):
     title = title.replace(" -- ", "\n") + (f"\n({skipped} entries skipped: see the table)" if skipped else "")
     ax.set(xlabel="test accuracy (%)", title=title)
     ax.invert_yaxis()  # study order top to bottom
+
+
+# --- Part 1 comparison chart -----------------------------------------------------------------------
+
+COMPARISON_COLOURS = {"published": "#9bb7d4", "measured": "#f0a04b", "cnn": "#c0392b"}
+
+
+def plot_comparison(ranked, title="Fashion-MNIST test accuracy: CNN vs Table 3 (published) and baselines measured here"):
+    """Horizontal bars, best at the top, coloured published / measured here / CNN run."""
+    rows = list(reversed(ranked))  # barh draws bottom-up, so reverse to put rank 1 at the top
+    kinds = ["cnn" if r["model"] == "cnn" else r["source"] for r in rows]
+    fig, ax = plt.subplots(figsize=(9, 0.32 * len(rows) + 1.6))
+    bars = ax.barh(range(len(rows)), [100 * r["accuracy"] for r in rows],
+                   color=[COMPARISON_COLOURS[k] for k in kinds])
+    ax.set_yticks(range(len(rows)), [f"{r['name']} ({r['source']})" for r in rows], fontsize=8)
+    for bar, r in zip(bars, rows):
+        ax.text(bar.get_width() + 0.2, bar.get_y() + bar.get_height() / 2, f"{r['accuracy']:.1%}",
+                va="center", fontsize=7)
+    low = min(100 * r["accuracy"] for r in rows)
+    ax.set_xlim(max(0, low - 5), 100)
+    ax.set_xlabel("test accuracy (%)")
+    ax.set_title(title, fontsize=10)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=COMPARISON_COLOURS[k]) for k in ("cnn", "measured", "published")]
+    ax.legend(handles, ["CNN run (measured here)", "measured here", "published (Xiao et al. 2017)"],
+              loc="lower right", fontsize=8)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
