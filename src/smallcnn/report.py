@@ -132,6 +132,9 @@ def plot_study(rows, title):
     title = title.replace(" -- ", "\n") + (f"\n({skipped} entries skipped: see the table)" if skipped else "")
     ax.set(xlabel="test accuracy (%)", title=title)
     ax.invert_yaxis()  # study order top to bottom
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
 
 
 # --- Part 1 comparison chart -----------------------------------------------------------------------
