@@ -19,7 +19,7 @@ data: $(INSTALLED)
 	bash scripts/install-data.sh $(BIN)/smallcnn
 
 run: setup
-	$(BIN)/smallcnn train fashion-mnist --out runs/fashion-mnist --overwrite
+	$(BIN)/smallcnn train fashion-mnist --overwrite
 
 notebook: setup
 	$(BIN)/smallcnn notebook --out notebook/smallcnn.ipynb

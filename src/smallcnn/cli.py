@@ -180,6 +180,7 @@ def add_bench_command(sub) -> None:
     p.add_argument("--quick", action="store_true", help="a < 30 s version (2,000 images, 2 repetitions)")
     p.add_argument("--levers", action="store_true", help="also measure each speed lever against the shipped setting")
     p.add_argument("--full-run", action="store_true", help="also time the whole default Fashion-MNIST run (~45 s)")
+    p.add_argument("--seeds", default="0", help="comma-separated seeds of the full runs (default 0), e.g. 0,1,2")
     p.add_argument("--images", type=int, help="training images per measurement (default 20,000; 2,000 with --quick)")
     p.add_argument("--reps", type=int, help="interleaved repetitions (default 3; 2 with --quick)")
     p.add_argument("--threads", type=int, help="torch threads for both pipelines (default: torch's, one per core)")
@@ -191,14 +192,20 @@ def add_bench_command(sub) -> None:
 def bench_command(args) -> int:
     from smallcnn.bench import run_bench, write_readme
 
+    try:
+        seeds = [int(seed) for seed in args.seeds.split(",")]
+    except ValueError:
+        raise SmallCNNError(f"--seeds takes comma-separated integers, e.g. 0,1,2 (got {args.seeds!r})") from None
     lines = run_bench(quick=args.quick, full_run=args.full_run, levers=args.levers, images=args.images,
-                      reps=args.reps, num_threads=args.threads)
+                      reps=args.reps, num_threads=args.threads, seeds=seeds)
     print("\n".join(lines))
     if args.write_readme:
         flags = [flag for flag, on in (("--quick", args.quick), ("--levers", args.levers),
                                        ("--full-run", args.full_run)) if on]
         flags += [f"--{name} {value}" for name, value in
                   (("images", args.images), ("reps", args.reps), ("threads", args.threads)) if value]
+        if args.full_run:
+            flags.append(f"--seeds {args.seeds}")
         write_readme(args.write_readme, " ".join(["smallcnn bench", *flags, "--write-readme"]), lines)
     return 0
 
