@@ -10,10 +10,13 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 import smallcnn.augment
+import smallcnn.baselines
 import smallcnn.notebook
 import smallcnn.evaluate
 import smallcnn.models
+import smallcnn.study
 import smallcnn.train
+from fakedata import write_cifar100
 from smallcnn import answers
 from smallcnn.cli import main
 from smallcnn.notebook import (NotebookError, build_notebook, check_file, check_notebook, count_sentences,
@@ -57,7 +60,8 @@ def test_quick_notebook_never_imports_smallcnn(quick_notebook):
 
 @pytest.mark.parametrize("obj", [smallcnn.train.train_epoch, smallcnn.train.fit, smallcnn.train.make_optimizer,
                                  smallcnn.models.SmallCNN, smallcnn.augment.augment_batch,
-                                 smallcnn.evaluate.evaluate, answers.describe_curves])
+                                 smallcnn.evaluate.evaluate, answers.answer_8a, answers.answer_7c,
+                                 smallcnn.baselines.compare_with_table3, smallcnn.study.run_study])
 def test_quick_notebook_holds_the_real_source(quick_notebook, obj):
     nb = nbformat.read(quick_notebook, as_version=4)
     # A cell's source has no trailing newline; the definition itself must be there line for line.
@@ -73,6 +77,57 @@ def test_quick_notebook_shows_results_and_marks_itself_incomplete(quick_notebook
     assert "identical outputs to the spec order Conv -> ReLU -> MaxPool on 64 random images: True" in text
     if "CIFAR-100 is not available here" in text:
         assert "Part 2 did not run" in nb.cells[1].source
+    assert "pending" not in text.lower()
+
+
+def explanation_output(nb, item):
+    index = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.startswith(f"### {item} "))
+    return "".join(o.get("text", "") for o in nb.cells[index + 1].outputs)
+
+
+def test_quick_notebook_answers_8a_and_8b_from_its_own_comparison(quick_notebook):
+    nb = nbformat.read(quick_notebook, as_version=4)
+    comparison = next(c for c in nb.cells if c.cell_type == "code" and "compare_with_table3(fmnist" in c.source)
+    printed = "".join(o.get("text", "") for o in comparison.outputs)
+    assert "Quick mode: only the" in printed and "published" in printed and "measured" in printed
+    assert any("image/png" in o.get("data", {}) for o in comparison.outputs)
+    accuracy = nbformat.writes(nb).split("Test accuracy: ")[1].split("%")[0]
+    answer_8a, answer_8b = explanation_output(nb, "1.8a"), explanation_output(nb, "1.8b")
+    assert f"reaches {float(accuracy):.1f}% test accuracy" in answer_8a
+    assert "published in Table 3 and" in answer_8a and "measured here" in answer_8a
+    assert count_sentences(answer_8a) >= 3 and count_sentences(answer_8b) >= 3
+
+
+def test_published_figures_are_embedded_not_read_from_the_package():
+    nb = build_notebook(quick=True)
+    data_cells = [c.source for c in nb.cells if c.cell_type == "code" and "PUBLISHED = json.loads(" in c.source]
+    assert len(data_cells) == 1
+    namespace = {}
+    exec(data_cells[0].split("\n", 1)[1], namespace)
+    assert namespace["PUBLISHED"] == answers.load_published()
+    parts = [cell for part, _, _, cell in smallcnn.notebook.sections(nb) if part and cell.cell_type == "code"]
+    assert parts and not any("load_published" in cell.source for cell in parts)
+
+
+def test_study_priority_names_known_entries_with_the_recommended_model_early():
+    assert set(smallcnn.notebook.STUDY_PRIORITY) == set(smallcnn.study.ENTRIES)
+    assert smallcnn.notebook.STUDY_PRIORITY[:2] == ("spec", "best")
+
+
+def test_part2_skips_generated_cifar100_passed_as_data_dir(tmp_path, capsys):
+    """Files that parse as CIFAR-100 but are not the official ones never yield a 'CIFAR-100 result'."""
+    write_cifar100(tmp_path, n_train=200, n_test=100)
+    nb = build_notebook(quick=True, data_dir=str(tmp_path))
+    tagged = smallcnn.notebook.sections(nb)
+    part2 = [cell for part, _, _, cell in tagged if part == 2 and cell.cell_type == "code"]
+    from smallcnn.data import DataError, load_dataset
+    namespace = {"load_dataset": load_dataset, "DataError": DataError, "DATA_DIR": str(tmp_path), "DOWNLOAD": False}
+    for cell in part2:  # every later cell must do nothing at all: none of the names it would use exist here
+        exec(cell.source, namespace)
+    printed = capsys.readouterr().out
+    assert namespace["cifar"] is None
+    assert "NOT the official CIFAR-100" in printed and "Part 2 cells below are skipped" in printed
+    assert "Test accuracy" not in printed and "study2" not in namespace
 
 
 def test_full_build_uses_the_default_recipes():
@@ -126,28 +181,6 @@ def test_count_sentences(text, expected):
 def test_forbidden_imports_skips_magics_and_finds_submodules():
     source = "%matplotlib inline\n!ls\nimport os.path\nimport matplotlib.pyplot as plt\nfrom pandas.io import x\nfrom . import y"
     assert forbidden_imports(source) == [(5, "pandas.io"), (6, ".")]
-
-
-def history(train_acc, val_acc, val_losses):
-    return [{"epoch": i + 1, "train_loss": 1.0 - 0.01 * i, "val_loss": loss, "train_accuracy": train_acc,
-             "val_accuracy": val_acc + 0.01 * i} for i, loss in enumerate(val_losses)]
-
-
-@pytest.mark.parametrize("run", [
-    history(0.80, 0.79, [0.6, 0.5, 0.45, 0.44]),   # underfitting, still improving
-    history(0.99, 0.85, [0.4, 0.35, 0.45, 0.6]),   # overfitting
-    history(0.97, 0.96, [0.2, 0.15, 0.14, 0.14]),  # good fit
-])
-def test_answers_have_at_least_three_sentences(run):
-    metrics = {"variant": "spec", "dataset": "fashion-mnist", "test_accuracy": 0.8, "params": 2741, "epochs": 4,
-               "best_epoch": 4, "best_val_accuracy": 0.8, "per_class_accuracy": {"a": 0.9, "b": 0.5, "c": 0.7},
-               "confusion_matrix": [[9, 1, 0], [4, 5, 1], [1, 2, 7]]}
-    model = smallcnn.models.build_model("spec", 3, 32, 100)
-    reference = smallcnn.models.build_model("spec")
-    for text in (answers.summarise_result(metrics, run), answers.improvement_ideas(run, metrics),
-                 answers.compare_convergence(run, run, 100, 10), answers.gap_to_reference(metrics, model),
-                 answers.adaptation_effect(model, reference)):
-        assert count_sentences(text) >= 3, text
 
 
 # --- --check on crafted notebooks --------------------------------------------------------------

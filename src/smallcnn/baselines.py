@@ -1,12 +1,12 @@
 """Part 1's comparison: the CNN against Table 3 of the Fashion-MNIST paper and against baselines run here.
 
-Published rows come from table3.json (Xiao, Rasul, Vollgraf 2017). Measured rows are scikit-learn
-classifiers with the paper's best configurations, fitted on the same training split and scored on
-the same test set as the CNN, features standardised on that training split. The slow ones are
-bounded by training on a seeded subsample, and every row says how many images it saw.
+Published rows come from Table 3 of Xiao, Rasul, Vollgraf 2017, as stored in published.json (the
+caller passes the table in). Measured rows are scikit-learn classifiers with the paper's best
+configurations, fitted on the same training split and scored on the same test set as the CNN,
+features standardised on that training split. The slow ones are bounded by training on a seeded
+subsample, and every row says how many images it saw; quick mode measures only the fastest families.
 
-Everything that turns numbers into words (ranking, the answers to questions 8a and 8b) is a pure
-function of the rows it is given, so each figure in the text is computed, never typed in.
+The answers to questions 8a and 8b that these rows feed live in answers.py.
 """
 
 import csv
@@ -30,22 +30,18 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
 
+from smallcnn.answers import answer_8a, answer_8b, join_names, load_published, pct, points, rank_rows
 from smallcnn.data import SmallCNNError, canonical_name, load_dataset, split_train_val
 from smallcnn.train import atomic_write
 
-TABLE3_PATH = Path(__file__).with_name("table3.json")
 QUICK_TRAIN_IMAGES = 2000  # --quick: every classifier sees this many training images
+# --quick measures only these: each fits and predicts in a few seconds on QUICK_TRAIN_IMAGES images
+# (KNN's prediction, L1 logistic regression and the perceptron take longer).
+QUICK_CLASSIFIERS = ("SVC", "RandomForestClassifier", "MLPClassifier", "SGDClassifier", "DecisionTreeClassifier",
+                     "ExtraTreeClassifier", "GaussianNB")
 
 
 # --- the published table ---------------------------------------------------------------------------
-
-def load_table3(path=None):
-    """Table 3 as a dict: citation, url, columns, and one row per classifier family.
-
-    `path` lets a notebook read a copy of table3.json without the package installed.
-    """
-    return json.loads(Path(path or TABLE3_PATH).read_text())
-
 
 def format_config(config):
     return ", ".join(f"{key}={value}" for key, value in config.items()) or "defaults"
@@ -182,6 +178,21 @@ def measure(spec, features, train_limit, seed=0):
             "note": "; ".join(notes)}
 
 
+def comparison_specs(quick):
+    """The classifiers a comparison measures: the fast QUICK_CLASSIFIERS in quick mode, else all of them."""
+    return [spec for spec in CLASSIFIERS if not quick or spec.name in QUICK_CLASSIFIERS]
+
+
+def mode_sentence(quick):
+    """What the measured rows of a quick or full comparison are, in one sentence for the reader."""
+    if quick:
+        return (f"Quick mode: only the {len(QUICK_CLASSIFIERS)} fastest classifier families were measured, each "
+                f"trained on {QUICK_TRAIN_IMAGES:,} images of the CNN's training split, so measured rows understate "
+                f"what the full split gives.")
+    return ("Full mode: measured classifiers use the CNN's whole training split except where the note says "
+            "they were bounded to a seeded subsample to keep the run near ten minutes on two cores.")
+
+
 def measure_all(features, quick=False, seed=0, specs=CLASSIFIERS, log=print):
     """Measure every spec; quick mode trains each on at most QUICK_TRAIN_IMAGES images."""
     rows = []
@@ -192,6 +203,18 @@ def measure_all(features, quick=False, seed=0, specs=CLASSIFIERS, log=print):
             f"predict {row['predict_seconds']:.1f} s on {row['train_images']:,} training images")
         rows.append(row)
     return rows
+
+
+def compare_with_table3(dataset, table, cnn_rows, val_fraction, seed, quick=False, log=print):
+    """(ranked rows, unmeasured families): Table 3, the baselines measured on the CNN's split, the CNN rows."""
+    features = prepare_features(dataset, val_fraction, seed)
+    log(f"{len(features.train_y):,} training images (val_fraction {val_fraction}, seed {seed}), "
+        f"{len(features.test_y):,} test images; {'quick' if quick else 'full'} mode")
+    specs = comparison_specs(quick)
+    measured = measure_all(features, quick, seed, specs, log=log)
+    ranked = rank_rows(published_rows(table) + measured + list(cnn_rows))
+    unmeasured = [r["classifier"] for r in table["rows"] if r["classifier"] not in {s.name for s in specs}]
+    return ranked, unmeasured
 
 
 # --- CNN runs --------------------------------------------------------------------------------------
@@ -209,12 +232,6 @@ def cnn_row(metrics, config, label):
 
 # --- ranking and the comparison of measured with published -----------------------------------------
 
-def rank_rows(rows):
-    """Rows sorted by test accuracy, best first, each with its 1-based rank (ties keep input order)."""
-    ordered = sorted(rows, key=lambda row: -row["accuracy"])
-    return [{**row, "rank": rank} for rank, row in enumerate(ordered, start=1)]
-
-
 def published_gaps(rows, threshold=0.01):
     """(measured row, published row, difference) for each family whose two figures differ by > threshold."""
     published = {row["name"]: row for row in rows if row["source"] == "published"}
@@ -223,187 +240,11 @@ def published_gaps(rows, threshold=0.01):
             and abs(row["accuracy"] - published[row["name"]]["accuracy"]) > threshold]
 
 
-def pct(accuracy):
-    return f"{accuracy:.1%}"
-
-
-def points(difference):
-    return f"{100 * abs(difference):.1f}"
-
-
-def label(row):
-    return f"{row['name']} ({row['source']})"
-
-
 def gap_sentence(measured, published, difference):
     direction = "above" if difference > 0 else "below"
     return (f"{measured['name']}: measured {pct(measured['accuracy'])} is {points(difference)} points {direction} "
             f"the published {pct(published['accuracy'])} ({measured['note']}; standardised pixels; this "
             f"scikit-learn release).")
-
-
-# --- the answers to questions 8a and 8b ------------------------------------------------------------
-
-LINEAR = {"LogisticRegression", "LinearSVC", "SGDClassifier", "Perceptron", "PassiveAggressiveClassifier"}
-SINGLE_TREES = {"DecisionTreeClassifier", "ExtraTreeClassifier"}
-
-
-def split_by_cnn(cnn, rows):
-    """The classical rows that beat the CNN (best first) and those that do not (a tie does not beat it)."""
-    classical = rank_rows([row for row in rows if row["model"] != "cnn"])
-    return ([row for row in classical if row["accuracy"] > cnn["accuracy"]],
-            [row for row in classical if row["accuracy"] <= cnn["accuracy"]])
-
-
-def join_names(names):
-    names = list(dict.fromkeys(names))
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
-def ratio(size, params):
-    return f"{size / params:,.0f}x" if size >= params else f"{size / params:.2f}x"
-
-
-def cnn_sentence(cnn):
-    budget = (f", after {cnn['epochs']} epochs and {cnn['fit_seconds']:.0f} s of training on this CPU"
-              if cnn.get("epochs") and cnn.get("fit_seconds") else "")
-    return f"The {cnn['name']} reaches {pct(cnn['accuracy'])} test accuracy with {cnn['params']:,} parameters{budget}."
-
-
-def ranking_sentences(cnn, better, worse):
-    total = len(better) + len(worse)
-    if better:
-        margins = "; ".join(f"{label(r)} by {points(r['accuracy'] - cnn['accuracy'])} points "
-                            f"({pct(r['accuracy'])})" for r in better)
-        first = f"{len(better)} of the {total} classical results beat it: {margins}."
-    else:
-        first = (f"None of the {total} classical results beats it; the closest, {label(worse[0])}, is "
-                 f"{points(cnn['accuracy'] - worse[0]['accuracy'])} points lower at {pct(worse[0]['accuracy'])}.")
-    if not worse:
-        return [first, "None of the classical results does worse."]
-    low = worse[-1]
-    rest = (f"The other {len(worse)} do worse, from {label(worse[0])} "
-            f"({points(cnn['accuracy'] - worse[0]['accuracy'])} points lower) down to {label(low)} "
-            f"({points(cnn['accuracy'] - low['accuracy'])} points lower).")
-    return [first, rest] if better else [first, rest.replace("The other", "All")]
-
-
-def capacity_sentence(cnn, better, worse):
-    """Relate the winners' (or, if none, the largest loser's) stored numbers to the CNN's parameters."""
-    if better:
-        sized = [r for r in better if r["params"]]
-        if not sized:
-            return ("The published rows give no model sizes, but the families at the top -- kernel machines, "
-                    "forests, nearest neighbours -- all keep far more numbers than a small CNN does.")
-        sizes = "; ".join(f"{label(r)} stores {r['params']:,} {r['size_unit']} "
-                          f"({ratio(r['params'], cnn['params'])} the CNN's parameters)" for r in sized)
-        return (f"What the stronger ones have in common is capacity: {sizes}; they keep or carve up the training "
-                f"images themselves, where the CNN must compress what it learns into its own few weights.")
-    sized = [r for r in worse if r["params"]]
-    if not sized:
-        return None
-    largest = max(sized, key=lambda r: r["params"])
-    return (f"Capacity does not decide it: {label(largest)} stores {largest['params']:,} {largest['size_unit']} "
-            f"({ratio(largest['params'], cnn['params'])} the CNN's parameters) and still scores lower, so the "
-            f"CNN's advantage comes from how it uses its weights rather than how many it has.")
-
-
-INDUCTIVE_BIAS = (
-    "The CNN's strength is its spatial inductive bias: each convolution shares one small set of weights "
-    "across every position and max-pooling makes its features tolerant of small shifts, so a collar or "
-    "a sole learnt in one place is recognised in another, whereas every classical method here treats "
-    "each pixel as an independent feature and sees a garment shifted by a pixel as a different vector.",
-    "Fashion-MNIST images are centred and size-normalised, which is exactly why pixel-based kernel, "
-    "neighbour and ensemble methods stay competitive on it despite lacking that bias.",
-)
-
-
-def weakness_sentence(worse):
-    """Why the families below the CNN fall short, named from the rows actually below it."""
-    names = [r["name"] for r in worse]
-    parts = []
-    if linear := [n for n in names if n in LINEAR]:
-        parts.append(f"{join_names(linear)} can only draw one hyperplane per class through the raw pixels")
-    if trees := [n for n in names if n in SINGLE_TREES]:
-        verb = "cuts" if len(set(trees)) == 1 else "each cut"
-        parts.append(f"{join_names(trees)} {verb} the pixel space with a single shallow tree")
-    if "GaussianNB" in names:
-        parts.append("GaussianNB assumes the pixels are independent given the class, which neighbouring "
-                     "pixels of a garment never are")
-    if not parts:
-        return None
-    return "Of those below it, " + "; ".join(parts) + "."
-
-
-def budget_sentence(cnn, better):
-    """Training cost of the strongest measured winner against the CNN's, when both were timed."""
-    timed = [r for r in better if r["source"] == "measured" and r["fit_seconds"] is not None]
-    if not timed or not cnn.get("fit_seconds"):
-        return None
-    r = timed[0]
-    return (f"Training budget is part of the picture too: the measured {r['name']} took {r['fit_seconds']:.0f} s "
-            f"to fit and {r['predict_seconds']:.1f} s to predict on {r['train_images']:,} training images, "
-            f"against {cnn['fit_seconds']:.0f} s for the CNN's whole training run.")
-
-
-def answer_8a(cnn, rows):
-    """Question 8a: which techniques beat the CNN, which do worse, and why -- from the rows given."""
-    better, worse = split_by_cnn(cnn, rows)
-    sentences = [cnn_sentence(cnn), *ranking_sentences(cnn, better, worse), capacity_sentence(cnn, better, worse),
-                 *INDUCTIVE_BIAS, weakness_sentence(worse), budget_sentence(cnn, better)]
-    return " ".join(s for s in sentences if s)
-
-
-def target_sentence(cnn, better, worse):
-    if better:
-        return (f"To overtake the best classical result, {label(better[0])}, the CNN needs "
-                f"{points(better[0]['accuracy'] - cnn['accuracy'])} more points of test accuracy.")
-    return (f"The CNN already leads the best classical result, {label(worse[0])}, by "
-            f"{points(cnn['accuracy'] - worse[0]['accuracy'])} points, so further gains should be judged "
-            f"against wider CNNs rather than against these baselines.")
-
-
-def capacity_idea(cnn, better):
-    sized = [r for r in better if r["params"]]
-    scale = (f"; {label(sized[0])} stores {ratio(sized[0]['params'], cnn['params'])} as many numbers"
-             if sized else "")
-    return (f"First, capacity: the network has only {cnn['params']:,} parameters{scale}; widening the CNN's "
-            f"convolutions (the wide variants) costs little compute on images this small.")
-
-
-def schedule_idea(cnn):
-    if not cnn.get("epochs") or not cnn.get("best_epoch"):
-        return ("Second, training budget: a longer schedule with batch normalisation after each convolution "
-                "lets the same network train faster and more stably.")
-    still = (f"validation accuracy was still at its best in the last epoch ({cnn['best_epoch']} of {cnn['epochs']}), "
-             f"so a longer schedule should help"
-             if cnn["best_epoch"] == cnn["epochs"] else
-             f"validation accuracy peaked at epoch {cnn['best_epoch']} of {cnn['epochs']}, so more epochs alone "
-             f"will help less than more capacity")
-    return (f"Second, training budget and stability: {still}, and batch normalisation after each convolution "
-            f"allows a higher learning rate.")
-
-
-def augmentation_idea(cnn):
-    now = f" (this run used {cnn['augment']})" if cnn.get("augment") else ""
-    return (f"Third, augmentation{now}: random crops or small shifts on top of mirroring teach the invariance that "
-            f"pixel-based classifiers lack, and regularise a larger network.")
-
-
-def averaging_idea(cnn):
-    if cnn.get("flip_tta_accuracy") is not None:
-        return (f"Finally, averaging predictions over the image and its mirror gave this run "
-                f"{pct(cnn['flip_tta_accuracy'])}, and an ensemble of a few independently seeded CNNs usually "
-                f"adds more, at the cost of training each one.")
-    return ("Finally, averaging the predictions for an image and its mirror, or of a few independently seeded "
-            "CNNs, usually adds accuracy without changing the training recipe.")
-
-
-def answer_8b(cnn, rows):
-    """Question 8b: concrete ways to improve the CNN, anchored to the gap the rows show."""
-    better, worse = split_by_cnn(cnn, rows)
-    return " ".join([target_sentence(cnn, better, worse), capacity_idea(cnn, better), schedule_idea(cnn),
-                     augmentation_idea(cnn), averaging_idea(cnn)])
 
 
 # --- the comparison files --------------------------------------------------------------------------
@@ -438,10 +279,7 @@ def markdown_table(ranked):
 
 def comparison_markdown(ranked, table, quick, unmeasured):
     """comparison.md: the ranked table, measured-vs-published gaps, and the answers to 8a and 8b per run."""
-    mode = (f"Quick mode: every measured classifier was trained on {QUICK_TRAIN_IMAGES:,} images of the CNN's "
-            f"training split, so measured rows understate what the full split gives." if quick else
-            "Full mode: measured classifiers use the CNN's whole training split except where the note says "
-            "they were bounded to a seeded subsample to keep the run near ten minutes on two cores.")
+    mode = mode_sentence(quick)
     lines = ["# Part 1 comparison: the CNN against Table 3 of the Fashion-MNIST paper", "",
              f"Published: {table['citation']} {table['table']} ({table['url']})", "",
              "Measured here: scikit-learn classifiers in the paper's best configurations, fitted on the same "
@@ -511,14 +349,10 @@ def run_compare(dataset_name, run_dirs=(), quick=False, out=None, data_dir=None,
         run_dirs = [DEFAULT_RUN]
     runs = [(Path(d), *load_run(d)) for d in run_dirs]
     val_fraction, seed = split_settings([(d, c) for d, _, c in runs], log)
-    dataset = load_dataset("fashion-mnist", data_dir)
-    features = prepare_features(dataset, val_fraction, seed)
-    log(f"{len(features.train_y):,} training images (val_fraction {val_fraction}, seed {seed}), "
-        f"{len(features.test_y):,} test images; {'quick' if quick else 'full'} mode")
-    table = load_table3()
-    measured = measure_all(features, quick, seed, log=log)
-    ranked = rank_rows(published_rows(table) + measured + [cnn_row(m, c, str(d)) for d, m, c in runs])
-    unmeasured = [r["classifier"] for r in table["rows"] if r["classifier"] not in {s.name for s in CLASSIFIERS}]
+    table = load_published()["fashion_mnist_table3"]
+    ranked, unmeasured = compare_with_table3(load_dataset("fashion-mnist", data_dir), table,
+                                             [cnn_row(m, c, str(d)) for d, m, c in runs], val_fraction, seed,
+                                             quick, log)
     out = Path(out or f"runs/compare-fashion-mnist{'-quick' if quick else ''}")
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "comparison.md", comparison_markdown(ranked, table, quick, unmeasured))

@@ -251,7 +251,8 @@ def add_compare_command(sub) -> None:
     p.add_argument("dataset", help="fashion-mnist (the only dataset Table 3 covers)")
     p.add_argument("--run", action="append", default=[], metavar="DIR",
                    help="a finished CNN run (repeatable; default runs/fashion-mnist-spec, trained if missing)")
-    p.add_argument("--quick", action="store_true", help="train every baseline on a small subsample (~2 minutes)")
+    p.add_argument("--quick", action="store_true",
+                   help="measure only the fastest baselines, each on a small subsample (well under a minute)")
     p.add_argument("--out", help="output directory (default runs/compare-fashion-mnist[-quick])")
     p.add_argument("--data-dir", help="directory holding the dataset (used as given, never replaced)")
     p.set_defaults(handler=compare_command)

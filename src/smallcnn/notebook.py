@@ -10,12 +10,20 @@ How the notebook is assembled (build_notebook):
   So the notebook never imports smallcnn, and every function in it is the tested one, verbatim.
 - Parts 1 and 2 follow the assignment's items, one heading `## P.I title` per item; code cells start
   with `#CODE HERE`.
+- The published figures (published.json: Table 3 of Xiao et al. 2017, the CIFAR-100 reference
+  results) are embedded as a literal data block in one cell (PUBLISHED), read from the file at build
+  time: the notebook needs no package files, and no published number is typed into any code.
 - Explanation cells are code cells whose first line is `#EXPLAIN HERE`: they call an answer function
-  (EXPLANATIONS; the functions come from a module in the code section) on this execution's results
-  and print the text. Printing, not IPython.display, keeps to the import rule, and the answers are
-  recomputed whenever the notebook is executed again.
-- Part 2 runs only if CIFAR-100 can be found or downloaded; otherwise its cells skip and the builder
-  marks the notebook incomplete (stderr and a note under the disclaimer). Nothing stands in for it.
+  of answers.py (EXPLANATIONS) on this execution's results and print the text. Printing, not
+  IPython.display, keeps to the import rule, and the answers are recomputed whenever the notebook is
+  executed again.
+- Part 1 item 8 measures scikit-learn baselines on the CNN's own split (in --quick mode only the
+  fastest families on a small subsample) and ranks them with Table 3's published rows.
+- Part 2 runs only if the official CIFAR-100 files (checksums verified) can be found or downloaded;
+  files that parse but are not official (e.g. generated test data) are refused, so nothing is ever
+  presented as a CIFAR-100 result that is not one. Otherwise its cells skip and the builder marks the
+  notebook incomplete (stderr and a note under the disclaimer). After training the spec-adapted model
+  it runs the architecture study within STUDY_BUDGET_MINUTES (a run setting), which 7b and 7c use.
 
 What `--check` enforces (check_notebook), for any notebook:
 - the first cell is a markdown cell about the use of AI;
@@ -33,6 +41,7 @@ What `--check` enforces (check_notebook), for any notebook:
 
 import ast
 import importlib
+import json
 import re
 import sys
 import time
@@ -45,7 +54,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from smallcnn.data import SmallCNNError
 from smallcnn.train import atomic_write
 
-# (module, title): copied into the notebook in this order -- the pipeline's. Baselines go before answers.
+# (module, title): copied into the notebook in this order, each after the modules it imports from.
 SOURCE_MODULES = [
     ("data", "Data: loading and the validation split"),
     ("models", "The model"),
@@ -53,10 +62,17 @@ SOURCE_MODULES = [
     ("evaluate", "Evaluation"),
     ("train", "Training: loss, SGD, the training loop"),
     ("report", "Plots"),
+    ("study", "Part 2: the architecture study"),
     ("answers", "Answers written from the results"),
+    ("baselines", "Part 1: Table 3 and the scikit-learn baselines"),
 ]
+PUBLISHED_MODULE = "answers"  # published.json lies beside this module
 
 QUICK_OVERRIDES = {"subset": 5000, "epochs": 2}  # a smoke test of the whole notebook, not the deliverable
+STUDY_BUDGET = {"quick": 3, "full": 30}  # minutes of architecture study in Part 2
+# The study's entries in the order they get the budget: the baseline and the recommended model first.
+STUDY_PRIORITY = ("spec", "best", "batchnorm", "no-bottleneck", "wide2", "gap", "dropout", "label-smoothing",
+                  "no-augment", "wide4", "more-epochs", "wide8", "best-bn")
 CELL_TIMEOUT = 4 * 3600  # seconds; a full CIFAR-100 training cell on two CPU cores takes a long while
 CODE_MARK, EXPLAIN_MARK = "#CODE HERE", "#EXPLAIN HERE"
 ALLOWED_IMPORTS = {"torch", "torchvision", "numpy", "matplotlib", "sklearn"} | set(sys.stdlib_module_names)
@@ -70,26 +86,20 @@ class NotebookError(SmallCNNError):
 
 @dataclass(frozen=True)
 class Explanation:
-    """One explanation cell: the assignment item, the answer it prints, and what will replace it."""
+    """One explanation cell: the assignment item and the answer it prints."""
     item: str       # "1.8a": part 1, item 8a
     title: str
-    call: str       # an expression evaluated in the notebook; its function comes from SOURCE_MODULES
-    pending: str = ""  # non-empty while a better answer waits on another branch
+    call: str       # an expression evaluated in the notebook; its function comes from answers.py
 
 
 EXPLANATIONS = [
-    Explanation("1.8a", "Comparison with Table 3: which techniques beat this CNN, and why",
-                "summarise_result(metrics1, history1)",
-                "the comparison with Table 3 comes from `answer_8a` in the baselines module"),
-    Explanation("1.8b", "Ideas to improve the model", "improvement_ideas(history1, metrics1)",
-                "the Table 3-informed ideas come from `answer_8b` in the baselines module"),
+    Explanation("1.8a", "Comparison with Table 3: which techniques beat this CNN, and why", "answer_8a(cnn1, ranked1)"),
+    Explanation("1.8b", "Ideas to improve the model", "answer_8b(cnn1, ranked1)"),
     Explanation("2.7a", "The curves: over- or underfitting, convergence compared with Part 1",
-                "compare_convergence(history2, history1, len(cifar.classes), len(fmnist.classes))",
-                "the architecture study's answer 7a"),
-    Explanation("2.7b", "The gap to ResNet / Wide-ResNet (about 80%)", "gap_to_reference(metrics2, model2)",
-                "the architecture study's answer 7b"),
-    Explanation("2.7c", "The architecture change that surprised most", "adaptation_effect(model2, model1)",
-                "the architecture study's answer 7c, which compares the variants it trained"),
+                "answer_7a(history2, history1)"),
+    Explanation("2.7b", "The gap to a published ResNet / Wide-ResNet result",
+                "answer_7b(best_study_row(study2), reference2)"),
+    Explanation("2.7c", "The architecture change that surprised most", "answer_7c(study2)"),
 ]
 
 
@@ -172,7 +182,27 @@ def code_section():
         cells.append(new_markdown_cell(f"## Code: {title} (`smallcnn/{name}.py`)\n\n{docstring}"))
         cells += [new_code_cell(f"{CODE_MARK}\n# from smallcnn/{name}.py\n{chunk}") for chunk in split_sections(code)]
         earlier.append(name)
-    return cells
+    return cells + published_cells()
+
+
+RAW_BLOCK = "'" * 3  # delimits the embedded JSON text: a raw triple-quoted string
+
+
+def published_cells():
+    """published.json, read now and embedded as a literal data block: the notebook's one source of published figures."""
+    module = importlib.import_module(f"smallcnn.{PUBLISHED_MODULE}")
+    path = Path(module.__file__).with_name(module.PUBLISHED_FILE)
+    text = path.read_text().strip()
+    json.loads(text)  # a broken file fails the build, not the notebook
+    if RAW_BLOCK in text or text.endswith("\\"):
+        raise NotebookError(f"{path}: cannot be embedded in a raw {RAW_BLOCK}-delimited string")
+    return [new_markdown_cell(
+                f"## Published figures (`smallcnn/{path.name}`)\n\nThe published results this notebook compares "
+                f"with, each with its citation, copied from the package's data file when this notebook was "
+                f"generated. Every published figure below is read from `PUBLISHED`; none is typed into the code."),
+            new_code_cell(f"{CODE_MARK}\nimport json\n\nPUBLISHED = json.loads(r{RAW_BLOCK}\n{text}\n{RAW_BLOCK})\n"
+                          "print({key: len(value.get('rows') or value.get('results') or ())\n"
+                          "       for key, value in PUBLISHED.items() if isinstance(value, dict)})")]
 
 
 # --- the assignment's parts -----------------------------------------------------------------------
@@ -191,6 +221,7 @@ def disclaimer_cell():
 
 def settings_cells(quick, data_dir):
     overrides = QUICK_OVERRIDES if quick else {}
+    mode = "quick" if quick else "full"
     what = ("QUICK version: a subset of the data and few epochs, a smoke test -- not the deliverable"
             if quick else "full version: the recipes of default_config, at least 15 epochs per part")
     return [
@@ -201,6 +232,10 @@ def settings_cells(quick, data_dir):
             f"OVERRIDES = {overrides!r}\n"
             f"DATA_DIR = {data_dir!r}  # None: the data layer's usual places\n"
             f"DOWNLOAD = {not quick!r}  # the quick version never downloads\n"
+            f"QUICK = {quick!r}  # Part 1 item 8 measures only the fastest baselines, on a small subsample\n"
+            f"STUDY_BUDGET_MINUTES = {STUDY_BUDGET[mode]!r}  # Part 2's architecture study; entries that do not fit are skipped\n"
+            f"STUDY_ENTRIES = {list(STUDY_PRIORITY)!r}  # in the order they get the budget\n"
+            f"STUDY_OUT = {f'runs/notebook-study-{mode}'!r}  # each study run's directory is written here\n"
             "print(f\"python {sys.version.split()[0]}, torch {torch.__version__}, numpy {np.__version__}; \"\n"
             "      f\"settings {OVERRIDES or 'default'} (MIN_EPOCHS = {MIN_EPOCHS})\")"),
     ]
@@ -215,12 +250,9 @@ def code(source):
 
 
 def explanation_cells(number):
-    """The heading, the pending note (if any) and the printing cell for one explanation item."""
+    """The heading and the printing cell for one explanation item."""
     entry = next(e for e in EXPLANATIONS if e.item == number)
     cells = [new_markdown_cell(f"### {entry.item} {entry.title}")]
-    if entry.pending:
-        cells.append(new_markdown_cell(f"> **Pending integration:** {entry.pending}; until then the answer "
-                                       f"below is written from this execution's own results only."))
     call = f"show_answer({entry.call})"
     if entry.item.startswith("2."):
         call = f"if cifar is not None:\n    {call}"
@@ -293,7 +325,20 @@ metrics1, predictions1 = test_metrics(model1, tensors1, config1, fmnist, history
 print(f"Test accuracy: {metrics1['test_accuracy']:.2%} (weights of epoch {best1['epoch']}, the best on validation)")
 plot_confusion(metrics1["confusion_matrix"], fmnist.classes)
 plt.show()''')),
-        new_markdown_cell("## 1.8 Comparison with Table 3"),
+        *item("1.8", "Comparison with Table 3 and with baselines measured here", code('''
+# Table 3 of Xiao et al. 2017 (published) + scikit-learn classifiers measured on this CNN's training split.
+table3 = PUBLISHED["fashion_mnist_table3"]
+print(f"Published: {table3['citation']} {table3['table']}")
+print(mode_sentence(QUICK))
+cnn1 = cnn_row(metrics1, vars(config1), "this notebook's Part 1 run")
+ranked1, unmeasured1 = compare_with_table3(fmnist, table3, [cnn1], config1.val_fraction, config1.seed, QUICK)
+print(f"\\n{'rank':>4}  {'accuracy':>8}  {'source':<10} classifier")
+for r in ranked1:
+    print(f"{r['rank']:>4}  {r['accuracy']:8.2%}  {r['source']:<10} {r['name']}  ({r['note']})")
+if unmeasured1:
+    print(f"Not measured here (published figures only): {join_names(unmeasured1)}.")
+plot_comparison(ranked1)
+plt.show()''')),
         *explanation_cells("1.8a"),
         *explanation_cells("1.8b"),
     ]
@@ -304,13 +349,19 @@ def part2_cells():
         new_markdown_cell("# Part 2: CIFAR-100\n\nThe same pipeline on CIFAR-100. Every cell after the data cell "
                           "runs only if the real CIFAR-100 was found or downloaded."),
         *item("2.1", "Load the data", code('''
+# Only the official files (checksums verified) count: other data is never presented as a CIFAR-100 result.
 try:
     cifar = load_dataset("cifar100", DATA_DIR, download=DOWNLOAD)
-    print(f"{cifar.name}: {cifar.identity}")
-    print(f"training images {cifar.train_images.shape}, test images {cifar.test_images.shape}, {len(cifar.classes)} classes")
 except DataError as error:
     cifar = None
-    print(f"CIFAR-100 is not available here, so the Part 2 cells below are skipped ({error}).")''')),
+    print(f"CIFAR-100 is not available here, so the Part 2 cells below are skipped ({error}).")
+if cifar is not None and not cifar.official:
+    print(f"The CIFAR-100 files in {cifar.location} are {cifar.identity}, so the Part 2 cells below are "
+          f"skipped: results on them would not be CIFAR-100 results.")
+    cifar = None
+if cifar is not None:
+    print(f"{cifar.name}: {cifar.identity}")
+    print(f"training images {cifar.train_images.shape}, test images {cifar.test_images.shape}, {len(cifar.classes)} classes")''')),
         *item("2.2", "Validation split", code('''
 if cifar is not None:
     config2 = default_config("cifar100", **OVERRIDES).check()
@@ -345,6 +396,22 @@ if cifar is not None:
     metrics2, predictions2 = test_metrics(model2, tensors2, config2, cifar, history2, best2)
     reached = "reaches" if metrics2["test_accuracy"] >= 0.30 else "does NOT reach"
     print(f"Test accuracy: {metrics2['test_accuracy']:.2%}, which {reached} the 30% target")''')),
+        new_markdown_cell("### Architecture study (the evidence for 7b and 7c)\n\nOne change at a time against the "
+                          "spec-adapted model, plus the recommended `best` model, each trained with the Part 2 "
+                          "recipe while the time budget `STUDY_BUDGET_MINUTES` lasts; entries that would not fit "
+                          "are listed as skipped."),
+        code('''
+if cifar is not None:
+    study2 = run_study(STUDY_OUT, "cifar100", [ENTRIES[name] for name in STUDY_ENTRIES], STUDY_BUDGET_MINUTES,
+                       epochs=OVERRIDES.get("epochs"), data_dir=DATA_DIR, subset=OVERRIDES.get("subset", 0),
+                       seed=config2.seed)
+    print(study_markdown(study2, cifar))
+    plot_study(study2, study_title(cifar))
+    plt.show()
+    # The strongest published result with skip connections: what 7b measures the gap to.
+    reference2 = max((r for r in PUBLISHED["cifar100_references"]["results"] if r["skip_connections"]),
+                     key=lambda r: r["accuracy"])
+    print(f"Reference for 7b: {reference2['name']}, {reference2['accuracy']:.1%} ({reference2['citation']})")'''),
         *explanation_cells("2.7a"),
         *explanation_cells("2.7b"),
         *explanation_cells("2.7c"),
@@ -381,8 +448,8 @@ def incompleteness(nb, quick):
     if quick:
         reasons.append(f"this is the --quick version ({QUICK_OVERRIDES}), below the assignment's 15 epochs")
     if not part_ran(sections(nb), 2):
-        reasons.append("Part 2 did not run because CIFAR-100 was not available, so items 2.2-2.7c have no results")
-    reasons += [f"item {e.item}: {e.pending}" for e in EXPLANATIONS if e.pending]
+        reasons.append("Part 2 did not run because the official CIFAR-100 was not available, so items 2.2-2.7c "
+                       "have no results")
     return reasons
 
 

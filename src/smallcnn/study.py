@@ -12,7 +12,6 @@ Imports only the standard library, numpy, torch, matplotlib and smallcnn: this c
 
 import csv
 import io
-import json
 import math
 import os
 import time
@@ -161,12 +160,13 @@ def run_study(out_dir, dataset="cifar100", entries=None, budget_minutes=20.0, ep
 
 def study_row(entry, config, data, estimate, status="ran", result=None, minutes=None):
     """One line of the study table; a skipped entry keeps its estimate and why it was skipped."""
-    params = count_parameters(build_model(config.variant, data.train_images.shape[1], data.train_images.shape[2],
-                                          len(data.classes)))
+    model = build_model(config.variant, data.train_images.shape[1], data.train_images.shape[2], len(data.classes))
     return {
         "entry": entry.name, "variant": config.variant, "change": entry.change, "status": status,
         "test_accuracy": result.metrics["test_accuracy"] if result else None,
-        "delta_points": None, "params": params, "epochs": config.epochs,
+        "delta_points": None, "params": count_parameters(model),
+        "conv_layers": sum(isinstance(m, torch.nn.Conv2d) for m in model.modules()), "augment": config.augment,
+        "epochs": config.epochs,
         "minutes": minutes, "estimated_minutes": estimate,
         "dataset_identity": data.identity, "official": data.official,
     }
@@ -178,6 +178,11 @@ def add_deltas(rows):
     for row in rows:
         if base and row["test_accuracy"] is not None:
             row["delta_points"] = 100 * (row["test_accuracy"] - base["test_accuracy"])
+
+
+def best_study_row(rows):
+    """The entry with the highest test accuracy among those that ran; None when none did."""
+    return max((r for r in rows if r["test_accuracy"] is not None), key=lambda r: r["test_accuracy"], default=None)
 
 
 def study_title(data):
@@ -304,156 +309,3 @@ def write_throughput_benchmark(path, command, entries=None, steps=6):
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda f: f.write(text.encode()))
     return rows
-
-
-# --- answers to question 7, generated from results -------------------------------------------------------
-
-def converged_epoch(history, near):
-    """First epoch whose validation accuracy reaches `near` times the run's best validation accuracy."""
-    best = max(row["val_accuracy"] for row in history)
-    return next(row["epoch"] for row in history if row["val_accuracy"] >= near * best)
-
-
-def answer_7a(history, part1_history=None, near=0.9):
-    """Question 7a from the loss curves: over- or underfitting, and convergence speed against Part 1."""
-    first, last, n = history[0], history[-1], len(history)
-    best = min(history, key=lambda row: row["val_loss"])
-    gap = last["val_loss"] - last["train_loss"]
-    # "Still falling": the last third of the epochs lowered the training loss further.
-    tail = history[-max(2, n // 3):]
-    still_falling = tail[-1]["train_loss"] < tail[0]["train_loss"]
-    rising = best["epoch"] < last["epoch"] and last["val_loss"] > best["val_loss"]
-    sentences = [
-        f"Over {n} epochs the training loss fell from {first['train_loss']:.3f} to {last['train_loss']:.3f} "
-        f"and the validation loss went from {first['val_loss']:.3f} to {last['val_loss']:.3f}.",
-    ]
-    if rising and gap > 0:
-        sentences.append(
-            f"The validation loss was lowest ({best['val_loss']:.3f}) at epoch {best['epoch']} and then rose "
-            f"while the training loss kept falling, so the model overfits after epoch {best['epoch']}: it "
-            f"starts to memorise the training split instead of learning what carries over to new images.")
-    elif still_falling and gap <= 0.1 * last["train_loss"]:
-        sentences.append(
-            "Both losses were still falling at the end and the validation loss stays close to the training "
-            "loss, so the model underfits: it is limited by its capacity or its epochs, not by memorisation, "
-            "and a wider model or a longer schedule should help.")
-    else:
-        sentences.append(
-            "The validation loss ended at its lowest point or close to it without a rising trend, so the "
-            "model neither clearly overfits nor is it still improving fast: the fit is about balanced.")
-    why = ("the training images are augmented, so they are harder than the untouched validation images" if gap < 0
-           else "this gap is what the model learnt about its training images that does not carry over")
-    sentences.append(
-        f"At the end the validation loss is {abs(gap):.3f} {'above' if gap >= 0 else 'below'} the training loss "
-        f"(training accuracy {last['train_accuracy']:.1%}, validation accuracy {last['val_accuracy']:.1%}): {why}.")
-    epoch = converged_epoch(history, near)
-    sentences.append(f"Validation accuracy first reached {near:.0%} of its best at epoch {epoch} of {n}.")
-    if part1_history:
-        part1_epoch, part1_n = converged_epoch(part1_history, near), len(part1_history)
-        speed = "faster" if epoch / n < part1_epoch / part1_n else (
-            "slower" if epoch / n > part1_epoch / part1_n else "as fast")
-        sentences.append(f"The Fashion-MNIST run reached the same mark at epoch {part1_epoch} of {part1_n}, so "
-                         f"relative to its schedule this run converges {speed}.")
-    else:
-        sentences.append("No Fashion-MNIST history was given, so convergence speed is not compared with it.")
-    return " ".join(sentences)
-
-
-def load_references(dataset="cifar100"):
-    """Published reference results with their citations (references.json, beside this module)."""
-    return json.loads((Path(__file__).with_name("references.json")).read_text())[dataset]
-
-
-def answer_7b(best_accuracy, best_name, best_params, best_conv_layers, best_epochs, best_minutes, best_augment,
-              reference, official=True):
-    """Question 7b: why the best model here stays below a published ResNet/WRN result."""
-    gap = 100 * (reference["accuracy"] - best_accuracy)
-    sentences = []
-    if not official:
-        sentences.append("The accuracy below comes from data that is NOT the official dataset files, so this "
-                         "comparison shows the method, not a measured gap on the real data.")
-    sentences += [
-        f"The best model here, {best_name}, reached {best_accuracy:.1%} test accuracy against "
-        f"{reference['accuracy']:.1%} for {reference['name']} ({reference['citation']}), a gap of "
-        f"{gap:.1f} percentage points.",
-        f"Depth comes first: {best_name} has {best_conv_layers} convolutional layers against "
-        f"{reference['conv_layers']} in {reference['name']}, and every extra layer composes the features "
-        f"below it into more abstract ones, which fine-grained classes need.",
-    ]
-    if reference.get("params"):
-        sentences.append(f"Width and capacity follow: {best_params:,} parameters against {reference['params']:,}, "
-                         f"{reference['params'] / best_params:.0f} times as many.")
-    if reference["skip_connections"]:
-        sentences.append(f"{reference['name']} adds identity skip connections, which carry gradients straight to "
-                         f"the early layers; without them a plain stack like ours degrades when made that deep, so "
-                         f"depth cannot simply be added to it.")
-    if reference["augmentation"] == "none":
-        sentences.append(f"Augmentation does not explain the gap: {reference['name']} reports its result without "
-                         f"augmentation, while this model used '{best_augment}'.")
-    else:
-        sentences.append(f"Augmentation is a smaller part: {reference['name']} trains with "
-                         f"{reference['augmentation']}, while this model used '{best_augment}'.")
-    budget = f"{reference['epochs']} epochs" if reference.get("epochs") else "its published schedule"
-    sentences.append(f"Finally the training budget: {reference['name']} trains for {budget} on a GPU, while this "
-                     f"model had {best_epochs} epochs in {best_minutes:.1f} minutes on a CPU.")
-    return " ".join(sentences)
-
-
-# Why a change has the effect it has -- the mechanism, independent of any measured number.
-MECHANISMS = {
-    "batchnorm": "BatchNorm adds almost no parameters, but re-centres and re-scales every layer's activations, "
-                 "which keeps narrow layers from dying and lets SGD take larger effective steps.",
-    "no-bottleneck": "the 5-channel layer is an information bottleneck: widening only it removes the narrowest "
-                     "point of the network for very few parameters.",
-    "gap": "global average pooling throws away where a feature is and shrinks the classifier, so it removes "
-           "parameters but also the spatial detail the small network relied on.",
-    "no-augment": "augmentation adds no parameters; removing it lets a small model fit the training images more "
-                  "easily, which helps when the model underfits and hurts when it overfits.",
-    "label-smoothing": "label smoothing adds no parameters; it only stops the model from pushing logits towards "
-                       "certainty, which changes calibration more than capacity.",
-    "more-epochs": "more epochs add no parameters; they only show whether the shorter schedule had converged.",
-    "dropout": "dropout adds no parameters and regularises; a model that underfits has little to gain from it.",
-}
-
-
-def answer_7c(study_rows):
-    """Question 7c: the most surprising change -- the largest accuracy change per unit of parameter cost."""
-    ran = [r for r in study_rows if r.get("delta_points") is not None]
-    base = next((r for r in ran if r["entry"] == BASELINE), None)
-    changes = [r for r in ran if r["entry"] != BASELINE]
-    if base is None or not changes:
-        return ("The spec-adapted model and at least one change must both finish for a comparison. This study "
-                "does not have both, so no change can be measured against the spec-adapted model. Rerun it with "
-                "a larger budget, fewer epochs or fewer entries. Until then this question has no evidence behind "
-                "an answer.")
-
-    def cost(row):
-        # Doubling the parameters counts as one unit of cost; a change that adds none costs nothing.
-        return abs(math.log2(row["params"] / base["params"]))
-
-    surprise = max(changes, key=lambda r: abs(r["delta_points"]) / (1 + cost(r)))
-    low, high = min(changes, key=lambda r: r["delta_points"]), max(changes, key=lambda r: r["delta_points"])
-    sentences = []
-    if not base["official"]:
-        sentences.append(f"These runs used data that is NOT the official dataset ({base['dataset_identity']}), "
-                         f"so the ranking shows the method, not a result on the real images.")
-    sentences += [
-        f"Against the spec-adapted model's {base['test_accuracy']:.1%}, the changes moved test accuracy from "
-        f"{low['delta_points']:+.1f} points ({low['entry']}) to {high['delta_points']:+.1f} points ({high['entry']}).",
-        f"The most surprising change is {surprise['entry']} ({surprise['change']}): "
-        f"{surprise['delta_points']:+.1f} points with {surprise['params'] / base['params']:.2f} times the "
-        f"parameters, the largest effect relative to its parameter cost.",
-    ]
-    if surprise["entry"] in MECHANISMS:
-        sentences.append("The mechanism: " + MECHANISMS[surprise["entry"]])
-    hurt = [r for r in changes if r["params"] > base["params"] and r["delta_points"] < 0]
-    if hurt:
-        worst = min(hurt, key=lambda r: r["delta_points"])
-        sentences.append(f"{worst['entry']} hurt ({worst['delta_points']:+.1f} points) despite "
-                         f"{worst['params'] / base['params']:.2f} times the parameters, so added capacity alone "
-                         f"did not help it.")
-    else:
-        sentences.append("No change that added parameters lowered the accuracy, so on this data capacity was "
-                         "never the thing to fear.")
-    sentences.append("Each figure is one seeded run, so differences of about a point are within run-to-run noise.")
-    return " ".join(sentences)
