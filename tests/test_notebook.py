@@ -42,11 +42,13 @@ def code_sources(nb):
     return [cell.source for cell in nb.cells if cell.cell_type == "code"]
 
 
+@pytest.mark.slow
 def test_quick_notebook_passes_its_check(quick_notebook, capsys):
     assert main(["notebook", "--check", str(quick_notebook)]) == 0
     assert "OK: " in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_quick_notebook_never_imports_smallcnn(quick_notebook):
     nb = nbformat.read(quick_notebook, as_version=4)
     for source in code_sources(nb):
@@ -62,12 +64,14 @@ def test_quick_notebook_never_imports_smallcnn(quick_notebook):
                                  smallcnn.models.SmallCNN, smallcnn.augment.augment_batch,
                                  smallcnn.evaluate.evaluate, answers.answer_8a, answers.answer_7c,
                                  smallcnn.baselines.compare_with_table3, smallcnn.study.run_study])
+@pytest.mark.slow
 def test_quick_notebook_holds_the_real_source(quick_notebook, obj):
     nb = nbformat.read(quick_notebook, as_version=4)
     # A cell's source has no trailing newline; the definition itself must be there line for line.
     assert any(inspect.getsource(obj) in source + "\n" for source in code_sources(nb))
 
 
+@pytest.mark.slow
 def test_quick_notebook_shows_results_and_marks_itself_incomplete(quick_notebook):
     nb = nbformat.read(quick_notebook, as_version=4)
     text = nbformat.writes(nb)
@@ -85,6 +89,7 @@ def explanation_output(nb, item):
     return "".join(o.get("text", "") for o in nb.cells[index + 1].outputs)
 
 
+@pytest.mark.slow
 def test_quick_notebook_answers_8a_and_8b_from_its_own_comparison(quick_notebook):
     nb = nbformat.read(quick_notebook, as_version=4)
     comparison = next(c for c in nb.cells if c.cell_type == "code" and "compare_with_table3(fmnist" in c.source)

@@ -51,6 +51,7 @@ def uninterrupted(tmp_path_factory, fashion):
     return finished(out)
 
 
+@pytest.mark.slow
 def test_kill_9_mid_epoch_then_resume_matches_the_uninterrupted_run(tmp_path, uninterrupted):
     out = tmp_path / "killed"
     proc = start_cli("train", *RUN_ARGS, "--out", str(out))
@@ -62,6 +63,7 @@ def test_kill_9_mid_epoch_then_resume_matches_the_uninterrupted_run(tmp_path, un
     assert finished(out) == uninterrupted
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_and_says_how_to_resume(tmp_path, uninterrupted):
     out = tmp_path / "interrupted"
     proc = start_cli("train", *RUN_ARGS, "--out", str(out))

@@ -53,7 +53,7 @@ class NotebookDataset(Dataset):
         return len(self.labels)
 
     def __getitem__(self, i):
-        x = torch.from_numpy(self.images[i]).float().div(255)
+        x = torch.tensor(self.images[i], dtype=torch.float32).div(255)  # like ToTensor(): a copy per sample
         return (x - self.mean) / self.std, int(self.labels[i])
 
 
