@@ -209,3 +209,12 @@ def test_every_answer_has_at_least_three_sentences():
               answer_7c(study_rows()), answer_7c([])]
     for text in texts:
         assert count_sentences(text) >= 3, text
+
+
+def test_flip_averaging_is_reported_as_it_went_not_assumed_to_help():
+    from smallcnn.answers import averaging_idea
+
+    worse = averaging_idea({**cnn(0.897), "flip_tta_accuracy": 0.805})
+    better = averaging_idea({**cnn(0.897), "flip_tta_accuracy": 0.901})
+    assert "lowered this run's test accuracy from 89.7% to 80.5%" in worse
+    assert "raised this run's test accuracy from 89.7% to 90.1%" in better

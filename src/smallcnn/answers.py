@@ -232,17 +232,22 @@ def schedule_idea(cnn):
 
 def augmentation_idea(cnn):
     now = f" (this run used {cnn['augment']})" if cnn.get("augment") else ""
-    return (f"Third, augmentation{now}: random crops or small shifts on top of mirroring teach the invariance that "
-            f"pixel-based classifiers lack, and regularise a larger network.")
+    return (f"Third, augmentation{now}: random crops, small shifts or mirroring teach the invariances that "
+            f"pixel-based classifiers lack, but they regularise, so they pay off for a larger network rather "
+            f"than for one that already underfits.")
 
 
 def averaging_idea(cnn):
-    if cnn.get("flip_tta_accuracy") is not None:
-        return (f"Finally, averaging predictions over the image and its mirror gave this run "
-                f"{pct(cnn['flip_tta_accuracy'])}, and an ensemble of a few independently seeded CNNs usually "
-                f"adds more, at the cost of training each one.")
-    return ("Finally, averaging the predictions for an image and its mirror, or of a few independently seeded "
-            "CNNs, usually adds accuracy without changing the training recipe.")
+    tta = cnn.get("flip_tta_accuracy")
+    if tta is not None:
+        change = "raised" if tta > cnn["accuracy"] else "lowered"
+        return (f"Finally, averaging the predictions for an image and its mirror {change} this run's test accuracy "
+                f"from {pct(cnn['accuracy'])} to {pct(tta)}: it helps a network trained on mirrored images and "
+                f"hurts one that never saw them, while an ensemble of a few independently seeded CNNs adds "
+                f"accuracy either way, at the cost of training each one.")
+    return ("Finally, an ensemble of a few independently seeded CNNs usually adds accuracy without changing the "
+            "training recipe, and averaging over an image and its mirror helps once the network is trained on "
+            "mirrored images.")
 
 
 def answer_8b(cnn, rows):

@@ -9,10 +9,10 @@ import sys
 import time
 
 from smallcnn import data
+from smallcnn.augment import AUGMENTATIONS
 from smallcnn.data import SmallCNNError, canonical_name
 from smallcnn.models import VARIANTS, build_model, count_parameters, layer_table
 from smallcnn.train import MIN_EPOCHS, SCHEDULES, TrainConfig, default_config, run_training
-from smallcnn.augment import AUGMENTATIONS
 
 DATASET_SHAPES = {"fashion-mnist": (1, 28, 10), "cifar10": (3, 32, 10), "cifar100": (3, 32, 100)}
 
@@ -147,6 +147,65 @@ def train_command(args) -> int:
     return 0
 
 
+def add_compare_command(sub) -> None:
+    p = sub.add_parser("compare", help="rank CNN runs against Table 3 of the Fashion-MNIST paper and "
+                                       "scikit-learn baselines measured on the same split")
+    p.add_argument("dataset", help="fashion-mnist (the only dataset Table 3 covers)")
+    p.add_argument("--run", action="append", default=[], metavar="DIR",
+                   help="a finished CNN run (repeatable; default runs/fashion-mnist-spec, trained if missing)")
+    p.add_argument("--quick", action="store_true",
+                   help="measure only the fastest baselines, each on a small subsample (well under a minute)")
+    p.add_argument("--out", help="output directory (default runs/compare-fashion-mnist[-quick])")
+    p.add_argument("--data-dir", help="directory holding the dataset (used as given, never replaced)")
+    p.set_defaults(handler=compare_command)
+
+
+def compare_command(args) -> int:
+    from smallcnn.baselines import run_compare  # scikit-learn loads only for this command
+
+    start = time.perf_counter()
+    ranked, out = run_compare(args.dataset, args.run, quick=args.quick, out=args.out, data_dir=args.data_dir)
+    for row in ranked:
+        print(f"{row['rank']:>3}  {row['accuracy']:7.2%}  {row['source']:<10} {row['name']}")
+    print(f"comparison: {out / 'comparison.md'} ({time.perf_counter() - start:.0f} s)")
+    return 0
+
+
+def add_study_command(sub) -> None:
+    p = sub.add_parser("study", help="train the architecture-study entries under a time budget; write a table")
+    p.add_argument("dataset", nargs="?", default="cifar100", help="the dataset (default cifar100)")
+    p.add_argument("--budget-minutes", type=float, default=20.0, help="skip entries that would not fit (default 20)")
+    p.add_argument("--variants", help="comma-separated study entries (default: all)")
+    p.add_argument("--out", default="runs/study", help="output directory (default runs/study)")
+    p.add_argument("--data-dir", help="directory holding the dataset (used as given, never replaced)")
+    p.add_argument("--epochs", type=int, help=f"epochs per entry (default {MIN_EPOCHS})")
+    p.add_argument("--subset", type=int, default=0, help="train on this many images only (quick checks)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--throughput", metavar="FILE",
+                   help="instead of training, measure epochs/minute of every entry on random CIFAR-shaped input "
+                        "and write the table to FILE")
+    p.set_defaults(handler=study_command)
+
+
+def study_command(args) -> int:
+    from smallcnn import study  # matplotlib and the study only load when asked for
+
+    names = [n.strip() for n in args.variants.split(",") if n.strip()] if args.variants else None
+    entries = study.select_entries(names)
+    if args.throughput:
+        command = f"smallcnn study {args.dataset} --throughput {args.throughput}" + (
+            f" --variants {args.variants}" if args.variants else "")
+        study.write_throughput_benchmark(args.throughput, command, entries)
+        print(f"throughput: {args.throughput}")
+        return 0
+    if args.epochs is not None and args.epochs < MIN_EPOCHS:
+        print(f"warning: {args.epochs} epochs is below the assignment's minimum of {MIN_EPOCHS}", file=sys.stderr)
+    rows = study.run_study(args.out, canonical_name(args.dataset), entries, args.budget_minutes, args.epochs,
+                           args.data_dir, args.subset, args.seed)
+    skipped = [r["entry"] for r in rows if r["status"] != "ran"]
+    print(f"table: {args.out}/study.md" + (f"; skipped (over budget): {', '.join(skipped)}" if skipped else ""))
+
+
 def add_notebook_command(sub) -> None:
     p = sub.add_parser("notebook", help="build and execute the assignment notebook, or check one")
     mode = p.add_mutually_exclusive_group(required=True)
@@ -207,65 +266,6 @@ def bench_command(args) -> int:
         if args.full_run:
             flags.append(f"--seeds {args.seeds}")
         write_readme(args.write_readme, " ".join(["smallcnn bench", *flags, "--write-readme"]), lines)
-    return 0
-
-
-def add_study_command(sub) -> None:
-    p = sub.add_parser("study", help="train the architecture-study entries under a time budget; write a table")
-    p.add_argument("dataset", nargs="?", default="cifar100", help="the dataset (default cifar100)")
-    p.add_argument("--budget-minutes", type=float, default=20.0, help="skip entries that would not fit (default 20)")
-    p.add_argument("--variants", help="comma-separated study entries (default: all)")
-    p.add_argument("--out", default="runs/study", help="output directory (default runs/study)")
-    p.add_argument("--data-dir", help="directory holding the dataset (used as given, never replaced)")
-    p.add_argument("--epochs", type=int, help=f"epochs per entry (default {MIN_EPOCHS})")
-    p.add_argument("--subset", type=int, default=0, help="train on this many images only (quick checks)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--throughput", metavar="FILE",
-                   help="instead of training, measure epochs/minute of every entry on random CIFAR-shaped input "
-                        "and write the table to FILE")
-    p.set_defaults(handler=study_command)
-
-
-def study_command(args) -> int:
-    from smallcnn import study  # matplotlib and the study only load when asked for
-
-    names = [n.strip() for n in args.variants.split(",") if n.strip()] if args.variants else None
-    entries = study.select_entries(names)
-    if args.throughput:
-        command = f"smallcnn study {args.dataset} --throughput {args.throughput}" + (
-            f" --variants {args.variants}" if args.variants else "")
-        study.write_throughput_benchmark(args.throughput, command, entries)
-        print(f"throughput: {args.throughput}")
-        return 0
-    if args.epochs is not None and args.epochs < MIN_EPOCHS:
-        print(f"warning: {args.epochs} epochs is below the assignment's minimum of {MIN_EPOCHS}", file=sys.stderr)
-    rows = study.run_study(args.out, canonical_name(args.dataset), entries, args.budget_minutes, args.epochs,
-                           args.data_dir, args.subset, args.seed)
-    skipped = [r["entry"] for r in rows if r["status"] != "ran"]
-    print(f"table: {args.out}/study.md" + (f"; skipped (over budget): {', '.join(skipped)}" if skipped else ""))
-
-
-def add_compare_command(sub) -> None:
-    p = sub.add_parser("compare", help="rank CNN runs against Table 3 of the Fashion-MNIST paper and "
-                                       "scikit-learn baselines measured on the same split")
-    p.add_argument("dataset", help="fashion-mnist (the only dataset Table 3 covers)")
-    p.add_argument("--run", action="append", default=[], metavar="DIR",
-                   help="a finished CNN run (repeatable; default runs/fashion-mnist-spec, trained if missing)")
-    p.add_argument("--quick", action="store_true",
-                   help="measure only the fastest baselines, each on a small subsample (well under a minute)")
-    p.add_argument("--out", help="output directory (default runs/compare-fashion-mnist[-quick])")
-    p.add_argument("--data-dir", help="directory holding the dataset (used as given, never replaced)")
-    p.set_defaults(handler=compare_command)
-
-
-def compare_command(args) -> int:
-    from smallcnn.baselines import run_compare  # scikit-learn loads only for this command
-
-    start = time.perf_counter()
-    ranked, out = run_compare(args.dataset, args.run, quick=args.quick, out=args.out, data_dir=args.data_dir)
-    for row in ranked:
-        print(f"{row['rank']:>3}  {row['accuracy']:7.2%}  {row['source']:<10} {row['name']}")
-    print(f"comparison: {out / 'comparison.md'} ({time.perf_counter() - start:.0f} s)")
     return 0
 
 

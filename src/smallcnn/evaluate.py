@@ -1,15 +1,18 @@
 """Evaluation: loss, accuracy, per-class accuracy and the confusion matrix of a trained model.
 
-Evaluation runs under torch.inference_mode() in large batches: no autograd bookkeeping and few
-Python round trips, so a 10,000-image test set takes a fraction of a second on a CPU.
+Evaluation runs under torch.inference_mode() in batches of EVAL_BATCH: no autograd bookkeeping,
+few Python round trips, and batches small enough for their activations to stay in the CPU's cache
+(the bench's lever study measured 256 clearly faster than 2048 or 10,000 on a 2-core CPU).
 """
 
 import torch
 import torch.nn.functional as F
 
+EVAL_BATCH = 256
+
 
 @torch.inference_mode()
-def predict_logits(model, images, batch_size=2048, flip=False):
+def predict_logits(model, images, batch_size=EVAL_BATCH, flip=False):
     """Logits for every image; with flip=True, the average of the image's and its mirror's logits."""
     model.eval()
     outputs = []
@@ -22,7 +25,7 @@ def predict_logits(model, images, batch_size=2048, flip=False):
     return torch.cat(outputs)
 
 
-def evaluate(model, images, labels, batch_size=2048, flip=False):
+def evaluate(model, images, labels, batch_size=EVAL_BATCH, flip=False):
     """Mean cross-entropy, accuracy and the predicted class of every image."""
     logits = predict_logits(model, images, batch_size, flip)
     predictions = logits.argmax(dim=1)
