@@ -36,7 +36,9 @@ def pct(accuracy):
 
 
 def points(difference):
-    return f"{100 * abs(difference):.1f}"
+    """Percentage points, with a second decimal where one decimal would round a real gap to 0.0."""
+    value = 100 * abs(difference)
+    return f"{value:.2f}" if 0 < value < 0.05 else f"{value:.1f}"
 
 
 def label(row):

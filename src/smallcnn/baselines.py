@@ -222,7 +222,7 @@ def compare_with_table3(dataset, table, cnn_rows, val_fraction, seed, quick=Fals
 def cnn_row(metrics, config, label):
     """A finished run (its metrics.json and the config inside config.json) as a comparison row."""
     return {"name": f"CNN {metrics['variant']}", "source": "measured", "model": "cnn",
-            "config": f"{config.get('epochs', metrics['epochs'])} epochs, {config.get('augment', '?')} augmentation",
+            "config": f"{config.get('epochs', metrics['epochs'])} epochs, augmentation: {config.get('augment', '?')}",
             "accuracy": metrics["test_accuracy"], "params": metrics["params"], "size_unit": "parameters",
             "train_images": config.get("subset") or None, "fit_seconds": metrics["train_seconds"],
             "predict_seconds": None, "epochs": metrics["epochs"], "best_epoch": metrics["best_epoch"],
