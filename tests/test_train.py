@@ -89,3 +89,13 @@ def test_schedules_are_defined_for_any_run_length_and_end_near_zero(total):
         assert all(0 <= f <= 1 for f in factors) and max(factors) > 0
     onecycle = [train.lr_factor("onecycle", step, 1000) for step in range(1000)]
     assert onecycle[249] == 1.0 and onecycle[-1] < 0.01 and onecycle[0] < 0.01
+
+
+def test_atomic_write_gives_outputs_the_usual_permissions(tmp_path):
+    import os
+
+    train.atomic_write(tmp_path / "out.txt", lambda f: f.write(b"done"))
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert (tmp_path / "out.txt").read_text() == "done"
+    assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o666 & ~mask

@@ -52,8 +52,7 @@ STUDY = (
     StudyEntry("label-smoothing", "spec", "label smoothing 0.1", {"label_smoothing": 0.1}),
     StudyEntry("more-epochs", "spec", "twice the epochs", epoch_factor=2),
     StudyEntry("gap", "gap", "global average pooling before the classifier"),
-    StudyEntry("best", "best", "recommended: widths 32-64-128, no bottleneck (several changes)"),
-    StudyEntry("best-bn", "best-bn", "the recommended model plus BatchNorm after every conv"),
+    StudyEntry("best", "best", "recommended: widths 32-64-128 with BatchNorm (several changes)"),
 )
 ENTRIES = {entry.name: entry for entry in STUDY}
 
