@@ -5,16 +5,19 @@ No test asserts a speed: the machine is shared, so only the report's shape is ch
 
 import re
 
+import numpy as np
 import pytest
 import torch
 
-from smallcnn.bench import (EVAL_LEVERS, TRAIN_LEVERS, Pipelines, copy_weights, lever_study, make_workload, run_bench, textbook_model,
+from smallcnn.bench import (EVAL_LEVERS, TRAIN_LEVERS, NotebookDataset, Pipelines, TorchvisionStyleDataset,
+                            copy_weights, lever_study, make_workload, run_bench, textbook_model,
                             write_readme)
 from smallcnn.cli import bench_command, build_parser
 from smallcnn.data import load_dataset
 from smallcnn.models import build_model
 
-LAST_LINE = re.compile(r"^fashion-mnist training: smallcnn [\d,]+ img/s vs naive [\d,]+ img/s = \d+\.\dx$")
+LAST_LINE = re.compile(r"^fashion-mnist training: smallcnn [\d,]+ img/s vs naive [\d,]+ img/s = \d+\.\dx; "
+                       r"vs torchvision-style [\d,]+ img/s = \d+\.\dx$")
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +44,16 @@ def test_naive_pipeline_trains_on_real_images(workload):
     pipes = Pipelines(workload)
     losses = [pipes.train_naive() for _ in range(3)]
     assert losses[-1] < losses[0]
+
+
+def test_torchvision_style_samples_equal_the_plain_naive_ones(workload):
+    plain, pil = workload.train_loader.dataset, workload.torchvision_loader.dataset
+    for i in (0, 1, 99):
+        torch.testing.assert_close(pil[i][0], plain[i][0], rtol=1e-6, atol=1e-6)
+        assert pil[i][1] == plain[i][1]
+    rgb = np.random.default_rng(0).integers(0, 256, (4, 3, 32, 32), dtype=np.uint8)
+    args = (rgb, np.arange(4), [0.5, 0.4, 0.3], [0.2, 0.25, 0.3])
+    torch.testing.assert_close(TorchvisionStyleDataset(*args)[2][0], NotebookDataset(*args)[2][0])
 
 
 def test_smallcnn_training_step_trains_on_real_images(workload):

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
@@ -55,6 +56,27 @@ class NotebookDataset(Dataset):
     def __getitem__(self, i):
         x = torch.tensor(self.images[i], dtype=torch.float32).div(255)  # like ToTensor(): a copy per sample
         return (x - self.mean) / self.std, int(self.labels[i])
+
+
+class TorchvisionStyleDataset(NotebookDataset):
+    """What torchvision.datasets.FashionMNIST (or CIFAR100) with transforms ToTensor() + Normalize() does
+    for every image, step by step: array -> PIL image -> uint8 tensor -> float/255 -> normalise with
+    freshly built mean/std tensors. torchvision itself is not installed here; Pillow comes with matplotlib."""
+
+    def __init__(self, images, labels, mean, std):
+        super().__init__(images, labels, mean, std)
+        self.mean_values, self.std_values = list(mean), list(std)
+
+    def __getitem__(self, i):
+        array = self.images[i]
+        pil = Image.fromarray(array[0] if array.shape[0] == 1 else array.transpose(1, 2, 0))
+        x = torch.from_numpy(np.array(pil, np.uint8, copy=True))
+        x = x.view(pil.size[1], pil.size[0], len(pil.getbands())).permute(2, 0, 1).contiguous()
+        x = x.to(torch.get_default_dtype()).div(255)
+        mean, std = torch.as_tensor(self.mean_values), torch.as_tensor(self.std_values)
+        if (std == 0).any():
+            raise ValueError("std evaluated to zero")  # Normalize checks this on every call too
+        return x.sub_(mean.view(-1, 1, 1)).div_(std.view(-1, 1, 1)), int(self.labels[i])
 
 
 def textbook_model(in_channels=1, image_size=28, num_classes=10):
@@ -113,6 +135,7 @@ class Workload:
     tensors: object
     train_loader: DataLoader
     test_loader: DataLoader
+    torchvision_loader: DataLoader  # training images through torchvision's per-sample PIL steps
     shape: tuple                 # (channels, side, classes)
     full_train: int              # training-split size of a real epoch, for the epoch-seconds estimate
 
@@ -147,8 +170,11 @@ def make_workload(name, dataset, images, eval_images):
     tensors = dataclasses.replace(tensors, test_x=tensors.test_x[:eval_images], test_y=tensors.test_y[:eval_images])
     shape = (dataset.train_images.shape[1], dataset.train_images.shape[2], len(dataset.classes))
     full = FULL_SIZES[name][0]
+    torchvision_style = TorchvisionStyleDataset(train.images, train.labels, tensors.mean, tensors.std)
     return Workload(name, config, tensors, DataLoader(train, batch_size=NAIVE_BATCH, shuffle=True),
-                    DataLoader(test, batch_size=NAIVE_BATCH), shape, round(full * (1 - config.val_fraction)))
+                    DataLoader(test, batch_size=NAIVE_BATCH),
+                    DataLoader(torchvision_style, batch_size=NAIVE_BATCH, shuffle=True),
+                    shape, round(full * (1 - config.val_fraction)))
 
 
 def workloads(images, eval_images):
@@ -199,6 +225,9 @@ class Pipelines:
     def train_naive(self):
         return naive_train_epoch(self.naive, self.work.train_loader, self.naive_optimizer)
 
+    def train_torchvision_style(self):
+        return naive_train_epoch(self.naive, self.work.torchvision_loader, self.naive_optimizer)
+
     def eval_fast(self):
         return evaluate(self.fast, self.work.tensors.test_x, self.work.tensors.test_y)["accuracy"]
 
@@ -215,10 +244,11 @@ class Pipelines:
 
 
 def bench_workload(work, reps, log):
-    """Interleaved repetitions of the four measurements; medians and same-repetition ratios."""
+    """Interleaved repetitions of the five measurements; medians and same-repetition ratios."""
     pipes = Pipelines(work)
     pipes.warm_up()
     phases = {"train naive": pipes.train_naive, "train smallcnn": pipes.train_fast,
+              "train torchvision-style": pipes.train_torchvision_style,
               "eval naive": pipes.eval_naive, "eval smallcnn": pipes.eval_fast}
     sizes = {"train": len(work.tensors.train_y), "eval": len(work.tensors.test_y)}
     runs = {name: [] for name in phases}
@@ -235,8 +265,8 @@ def summarise(work, runs):
     def rate(name):
         return statistics.median(r for r, _ in runs[name])
 
-    def ratio(kind):
-        return statistics.median(f[0] / n[0] for f, n in zip(runs[f"{kind} smallcnn"], runs[f"{kind} naive"]))
+    def ratio(kind, reference="naive"):
+        return statistics.median(f[0] / n[0] for f, n in zip(runs[f"{kind} smallcnn"], runs[f"{kind} {reference}"]))
 
     rows = []
     for pipeline in ("naive", "smallcnn"):
@@ -248,7 +278,9 @@ def summarise(work, runs):
                "smallcnn": work.tensors.train_x.element_size() * work.tensors.train_x.nelement() / 2**20}
     for row in rows:
         row["data_mb"] = data_mb[row["pipeline"]]
-    return rows, {"workload": work.name, "train": ratio("train"), "eval": ratio("eval")}
+    return rows, {"workload": work.name, "train": ratio("train"), "eval": ratio("eval"),
+                  "torchvision_train": rate("train torchvision-style"),
+                  "train_vs_torchvision": ratio("train", "torchvision-style")}
 
 
 # --- the lever study -------------------------------------------------------------------------------
@@ -419,6 +451,9 @@ def table_lines(rows, ratios):
                      f"{row['eval']:>12,.0f}{row['peak_mb']:>9.1f}{row['data_mb']:>9.1f}")
     for ratio in ratios:
         lines.append(f"{ratio['workload']:<15}{'ratio':<10}{ratio['train']:>11.1f}x{'':>9}{ratio['eval']:>11.1f}x")
+    for ratio in ratios:
+        lines.append(f"{ratio['workload']}: torchvision-style training {ratio['torchvision_train']:,.0f} img/s; "
+                     f"smallcnn/torchvision-style = {ratio['train_vs_torchvision']:.1f}x")
     return lines
 
 
@@ -463,7 +498,8 @@ def run_bench(quick=False, full_run=False, levers=False, images=None, reps=None,
     lines.append(load_line())
     naive, fast = rows[0], rows[1]
     lines.append(f"fashion-mnist training: smallcnn {fast['train']:,.0f} img/s vs naive {naive['train']:,.0f} img/s "
-                 f"= {ratios[0]['train']:.1f}x")
+                 f"= {ratios[0]['train']:.1f}x; vs torchvision-style {ratios[0]['torchvision_train']:,.0f} img/s "
+                 f"= {ratios[0]['train_vs_torchvision']:.1f}x")
     return lines
 
 
