@@ -481,6 +481,8 @@ def run_bench(quick=False, full_run=False, levers=False, images=None, reps=None,
         "contiguous layout, .item() per batch; smallcnn = train_epoch on prepare_tensors at "
         f"default_config (batch {works[0].config.batch_size}, one-cycle SGD, its augmentation: "
         + " / ".join(f"{w.name} {w.config.augment}" for w in works) + "; naive augments nothing)",
+        "torchvision-style = the naive pipeline, but each image goes through torchvision's FashionMNIST/CIFAR100 "
+        "__getitem__ + ToTensor() + Normalize() steps (array -> PIL image -> tensor), as most notebooks load data",
         f"eval: naive = DataLoader(batch 64) under no_grad; smallcnn = evaluate() (batch {EVAL_BATCH}, inference_mode)",
         "epoch s = training-split size of a real epoch (54,000 / 45,000 images) / train img/s; peak MB = growth "
         "of VmHWM (peak RSS, as ru_maxrss) over the RSS at the start of a training pass, max over repetitions; "
