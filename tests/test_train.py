@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from smallcnn import train
+from smallcnn import data, train
 from smallcnn.report import plot_curves, write_run_report
 from smallcnn.train import TrainConfig, TrainingError, default_config, fit, prepare_tensors, run_training
 from smallcnn.models import build_model
@@ -94,7 +94,7 @@ def test_schedules_are_defined_for_any_run_length_and_end_near_zero(total):
 def test_atomic_write_gives_outputs_the_usual_permissions(tmp_path):
     import os
 
-    train.atomic_write(tmp_path / "out.txt", lambda f: f.write(b"done"))
+    data.atomic_write(tmp_path / "out.txt", lambda f: f.write(b"done"))
     mask = os.umask(0o022)
     os.umask(mask)
     assert (tmp_path / "out.txt").read_text() == "done"

@@ -31,8 +31,7 @@ from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
 
 from smallcnn.answers import answer_8a, answer_8b, join_names, load_published, pct, points, rank_rows
-from smallcnn.data import SmallCNNError, canonical_name, load_dataset, split_train_val
-from smallcnn.train import atomic_write
+from smallcnn.data import SmallCNNError, atomic_write, canonical_name, load_dataset, split_train_val
 
 QUICK_TRAIN_IMAGES = 2000  # --quick: every classifier sees this many training images
 # --quick measures only these: each fits and predicts in a few seconds on QUICK_TRAIN_IMAGES images

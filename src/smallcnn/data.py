@@ -401,6 +401,32 @@ def load_dataset(name, data_dir=None, download=True, base_url=None) -> Dataset:
     return _read_dataset(name, directory)
 
 
+# ------------------------------------------------------------------------------------- writing files
+
+def atomic_write(path, write):
+    """Call write(binary file) on a temporary file beside `path`, then rename it into place.
+
+    The rename is atomic, so a reader (or a resumed run) sees the old file or the new one, never
+    a half-written one -- even if the process is killed mid-write.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; outputs get the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def current_umask():
+    mask = os.umask(0)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
+
+
 # ------------------------------------------------------------------------------------- downloading
 
 def _show_progress(label: str, done: int, total: int | None) -> None:
@@ -413,10 +439,10 @@ def _fetch(url: str, dest: Path, md5: str, progress: bool) -> None:
     live = progress and sys.stderr.isatty()
     if progress:
         print(f"downloading {url}", file=sys.stderr)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
+
+    def download(out):
         digest = hashlib.md5(usedforsecurity=False)
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=30) as response:
+        with urllib.request.urlopen(url, timeout=30) as response:
             total, done = int(response.headers.get("Content-Length") or 0) or None, 0
             while chunk := response.read(1 << 20):
                 out.write(chunk)
@@ -429,7 +455,9 @@ def _fetch(url: str, dest: Path, md5: str, progress: bool) -> None:
         if digest.hexdigest() != md5:
             raise DataError(f"{url}: download has md5 {digest.hexdigest()}, expected {md5} (corrupt or not the "
                             f"official file); nothing was kept -- retry, or place verified files in --data-dir")
-        os.replace(tmp, dest)
+
+    try:
+        atomic_write(dest, download)
     except urllib.error.HTTPError as exc:
         raise DataError(f"{url}: server answered HTTP {exc.code}; check --base-url, or place the files "
                         f"in {dest.parent} yourself and pass --data-dir") from None
@@ -437,9 +465,6 @@ def _fetch(url: str, dest: Path, md5: str, progress: bool) -> None:
         reason = getattr(exc, "reason", exc)
         raise DataError(f"cannot download {url} ({reason}); check the network, or place the files in "
                         f"{dest.parent} yourself and pass --data-dir") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _extract(archive: Path, folder: str, names, target: Path, name: str) -> None:

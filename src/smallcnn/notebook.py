@@ -51,8 +51,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from smallcnn.data import SmallCNNError
-from smallcnn.train import atomic_write
+from smallcnn.data import SmallCNNError, atomic_write
 
 # (module, title): copied into the notebook in this order, each after the modules it imports from.
 SOURCE_MODULES = [

@@ -9,7 +9,7 @@ import io
 import matplotlib.pyplot as plt
 import numpy as np
 
-from smallcnn.train import atomic_write
+from smallcnn.data import atomic_write
 
 
 def plot_curves(history, title=""):

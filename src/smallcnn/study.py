@@ -22,10 +22,10 @@ import torch
 import torch.nn.functional as F
 
 from smallcnn.augment import augment_batch
-from smallcnn.data import DATASETS, SmallCNNError, load_dataset
+from smallcnn.data import DATASETS, SmallCNNError, atomic_write, load_dataset
 from smallcnn.models import build_model, count_parameters
 from smallcnn.report import plot_study, save_figure, write_run_report
-from smallcnn.train import atomic_write, default_config, prepare_tensors, run_training, write_json
+from smallcnn.train import default_config, prepare_tensors, run_training, write_json
 
 BASELINE = "spec"
 CIFAR_TRAIN_IMAGES = 45_000  # CIFAR-100's 50,000 training images less the 10 % validation split

@@ -15,7 +15,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -24,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from smallcnn.augment import AUGMENTATIONS, augment_batch
-from smallcnn.data import SmallCNNError, load_dataset, split_train_val
+from smallcnn.data import SmallCNNError, atomic_write, load_dataset, split_train_val
 from smallcnn.evaluate import confusion_matrix, evaluate, per_class_accuracy
 from smallcnn.models import VARIANTS, build_model, count_parameters
 
@@ -231,30 +230,6 @@ def train_epoch(model, tensors, optimizer, schedule, config, generator, epoch):
 
 
 # --- checkpoints -----------------------------------------------------------------------------------
-
-def atomic_write(path, write):
-    """Call write(binary file) on a temporary file beside `path`, then rename it into place.
-
-    The rename is atomic, so a reader (or a resumed run) sees the old file or the new one, never
-    a half-written one -- even if the process is killed mid-write.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; outputs get the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def current_umask():
-    mask = os.umask(0)  # reading the umask means setting it; put it straight back
-    os.umask(mask)
-    return mask
-
 
 def atomic_save(obj, path):
     atomic_write(path, lambda f: torch.save(obj, f))
