@@ -19,13 +19,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
-from smallcnn.augment import augment_batch
 from smallcnn.data import DATASETS, SmallCNNError, atomic_write, load_dataset
 from smallcnn.models import build_model, count_parameters
 from smallcnn.report import plot_study, save_figure, write_run_report
-from smallcnn.train import default_config, prepare_tensors, run_training, write_json
+from smallcnn.train import default_config, prepare_tensors, run_training, train_step, write_json
 
 BASELINE = "spec"
 CIFAR_TRAIN_IMAGES = 45_000  # CIFAR-100's 50,000 training images less the 10 % validation split
@@ -86,11 +84,7 @@ def time_training_steps(model, images, labels, config, steps):
 
     def step(i):
         idx = torch.arange(i * config.batch_size, (i + 1) * config.batch_size) % labels.shape[0]
-        batch = augment_batch(images[idx], config.augment, generator).contiguous(memory_format=torch.channels_last)
-        loss = F.cross_entropy(model(batch), labels[idx], label_smoothing=config.label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        train_step(model, images[idx], labels[idx], optimizer, config, generator)
 
     step(0)
     wall, cpu = time.perf_counter(), time.process_time()

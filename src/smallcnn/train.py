@@ -195,6 +195,17 @@ class Progress:
 CHECK_EVERY = 25  # steps between reads of the running loss (each read is a device sync on a GPU)
 
 
+def train_step(model, images, labels, optimizer, config, generator):
+    """One SGD step on one batch: augment, forward in channels_last, cross-entropy, backward, update."""
+    images = augment_batch(images, config.augment, generator)
+    logits = model(images.contiguous(memory_format=torch.channels_last))
+    loss = F.cross_entropy(logits, labels, label_smoothing=config.label_smoothing)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss, logits
+
+
 def train_epoch(model, tensors, optimizer, schedule, config, generator, epoch):
     """One pass over the training split in a seeded random order; returns (mean loss, accuracy)."""
     model.train()
@@ -206,13 +217,8 @@ def train_epoch(model, tensors, optimizer, schedule, config, generator, epoch):
     progress = Progress(f"epoch {epoch}", steps)
     for step in range(steps):
         idx = order[step * config.batch_size:(step + 1) * config.batch_size]
-        images = augment_batch(tensors.train_x[idx], config.augment, generator)
         labels = tensors.train_y[idx]
-        logits = model(images.contiguous(memory_format=torch.channels_last))
-        loss = F.cross_entropy(logits, labels, label_smoothing=config.label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        loss, logits = train_step(model, tensors.train_x[idx], labels, optimizer, config, generator)
         schedule.step()
         total_loss += loss.detach() * labels.shape[0]
         correct += (logits.argmax(dim=1) == labels).sum()
