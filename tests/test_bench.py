@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from smallcnn.bench import (EVAL_LEVERS, TRAIN_LEVERS, NotebookDataset, Pipelines, TorchvisionStyleDataset,
-                            copy_weights, lever_study, make_workload, run_bench, textbook_model,
-                            write_readme)
+from smallcnn.bench import (NotebookDataset, Pipelines, TorchvisionStyleDataset, copy_weights, make_workload,
+                            run_bench, textbook_model, write_readme)
 from smallcnn.cli import bench_command, build_parser
 from smallcnn.data import load_dataset
 from smallcnn.models import build_model
@@ -73,15 +72,6 @@ def test_quick_bench_report_has_every_field_and_ends_with_the_ratio():
         for pipeline in ("naive", "smallcnn", "ratio"):
             assert re.search(rf"^{workload}\s+{pipeline}\s", text, re.MULTILINE), (workload, pipeline)
     assert LAST_LINE.match(lines[-1]), lines[-1]
-
-
-def test_lever_study_reports_every_lever(workload):
-    lines = lever_study(workload.tensors, "flip", images=256, eval_images=256, reps=1, log=lambda line: None)
-    text = "\n".join(lines)
-    for lever in ("max-pool order", "batch size", "memory layout", "threads", "loss read-back", "evaluation"):
-        assert lever in text
-    assert len(lines) == 2 + len(TRAIN_LEVERS) + len(EVAL_LEVERS)  # a header, then one row per lever
-    assert all(re.search(r"\d\.\d\dx$", line) for line in lines[2:])
 
 
 def test_write_readme_replaces_only_the_generated_section(tmp_path):

@@ -8,7 +8,6 @@ never a copy of it. Peak memory is read from Linux's VmHWM (the counter behind g
 ru_maxrss), reset before each measurement through /proc/self/clear_refs so that it is per-phase.
 """
 
-import contextlib
 import dataclasses
 import datetime
 import math
@@ -28,7 +27,6 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from smallcnn.augment import augment_batch
 from smallcnn.data import load_dataset
 from smallcnn.evaluate import EVAL_BATCH, evaluate
 from smallcnn.models import SPEC_WIDTHS, build_model, feature_side
@@ -283,118 +281,6 @@ def summarise(work, runs):
                   "train_vs_torchvision": ratio("train", "torchvision-style")}
 
 
-# --- the lever study -------------------------------------------------------------------------------
-
-SHIPPED = {"pool_first": True, "batch_size": 128, "channels_last": True, "threads": 2, "read_every_step": False}
-SHIPPED_LABEL = "pool then ReLU, batch 128, channels_last, 2 threads, loss read every 25 steps"
-TRAIN_LEVERS = [
-    ("max-pool order", "ReLU then pool (textbook)", {"pool_first": False}),
-    *[("batch size", f"{b}", {"batch_size": b}) for b in (64, 256, 512)],
-    ("memory layout", "contiguous", {"channels_last": False}),
-    ("threads", "1", {"threads": 1}),
-    ("loss read-back", ".item() every step", {"read_every_step": True}),
-]
-SHIPPED_EVAL = (EVAL_BATCH, "inference_mode")
-EVAL_LEVERS = [(b, mode) for mode in ("inference_mode", "no_grad") for b in (64, 256, 1024, 2048, 10_000)
-               if (b, mode) != SHIPPED_EVAL]
-
-
-def lever_train_pass(settings, tensors, images, augment, seed=0):
-    """The shipped training step with the given knobs: train_epoch's body, minus its schedule and progress bar."""
-    torch.manual_seed(seed)
-    channels, side = tensors.train_x.shape[1], tensors.train_x.shape[2]
-    model = build_model("spec", channels, side, 10) if settings["pool_first"] else textbook_model(channels, side, 10)
-    layout = torch.channels_last if settings["channels_last"] else torch.contiguous_format
-    model = model.to(memory_format=layout)
-    x = tensors.train_x[:images].contiguous(memory_format=layout)
-    y = tensors.train_y[:images]
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    generator = torch.Generator().manual_seed(seed)
-    order = torch.randperm(images, generator=generator)
-    total = torch.zeros(())
-    for start in range(0, images, settings["batch_size"]):
-        idx = order[start:start + settings["batch_size"]]
-        batch = augment_batch(x[idx], augment, generator).contiguous(memory_format=layout)
-        loss = F.cross_entropy(model(batch), y[idx])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if settings["read_every_step"]:
-            total += loss.item()
-        else:
-            total += loss.detach()
-    return total.item()
-
-
-def lever_eval_pass(model, x, batch_size, mode):
-    model.eval()
-    context = torch.inference_mode() if mode == "inference_mode" else torch.no_grad()
-    with context:
-        return torch.cat([model(x[s:s + batch_size]).argmax(1) for s in range(0, len(x), batch_size)])
-
-
-@contextlib.contextmanager
-def threads(n):
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def rate(fn, images):
-    seconds, _ = measure(fn)
-    return images / seconds
-
-
-def timed_pair(shipped, variant, rep):
-    """(shipped, variant) img/s measured back to back, in alternating order from one repetition to the
-    next, so a load change on the shared machine hits both sides of the ratio alike."""
-    if rep % 2:
-        variant_rate = variant()
-        return shipped(), variant_rate
-    return shipped(), variant()
-
-
-def lever_study(tensors, augment, images, eval_images, reps, log):
-    """Each lever setting against the shipped setting, measured as adjacent pairs, round-robin over levers."""
-    model = build_model("spec").to(memory_format=torch.channels_last)
-    test_x = tensors.test_x[:eval_images]
-
-    def train_rate(settings):
-        with threads(settings["threads"]):
-            return rate(lambda: lever_train_pass(settings, tensors, images, augment), images)
-
-    def eval_rate(batch_size, mode):
-        return rate(lambda: lever_eval_pass(model, test_x, batch_size, mode), len(test_x))
-
-    train_rate(SHIPPED)  # warm-up
-    pairs = {key: [] for key in [*[(lever, label) for lever, label, _ in TRAIN_LEVERS], *EVAL_LEVERS]}
-    for rep in range(reps):
-        for lever, label, overrides in TRAIN_LEVERS:
-            pairs[(lever, label)].append(timed_pair(lambda: train_rate(SHIPPED),
-                                                    lambda: train_rate({**SHIPPED, **overrides}), rep))
-        for batch_size, mode in EVAL_LEVERS:
-            pairs[(batch_size, mode)].append(timed_pair(lambda: eval_rate(*SHIPPED_EVAL),
-                                                        lambda: eval_rate(batch_size, mode), rep))
-        log(f"  levers repetition {rep + 1}/{reps} done")
-    return lever_table(pairs)
-
-
-def lever_table(pairs):
-    def row(lever, label, measured):
-        shipped = statistics.median(s for s, _ in measured)
-        variant = statistics.median(v for _, v in measured)
-        gain = statistics.median(v / s for s, v in measured)
-        return f"{lever:<16}{label:<28}{variant:>10,.0f}{shipped:>14,.0f}{gain:>12.2f}x"
-
-    return [f"shipped training step: {SHIPPED_LABEL}; shipped evaluation: batch {SHIPPED_EVAL[0]}, {SHIPPED_EVAL[1]}",
-            f"{'lever':<16}{'setting':<28}{'img/s':>10}{'shipped img/s':>14}{'vs shipped':>13}",
-            *[row(lever, label, pairs[(lever, label)]) for lever, label, _ in TRAIN_LEVERS],
-            *[row("evaluation", f"batch {b}, {mode}", pairs[(b, mode)]) for b, mode in EVAL_LEVERS]]
-
-
 # --- the whole default run -------------------------------------------------------------------------
 
 def time_full_runs(seeds, log):
@@ -490,11 +376,14 @@ def run_bench(quick=False, full_run=False, levers=False, images=None, reps=None,
         "cifar100 uses random 3x32x32 images with 100 classes (speed does not depend on content)",
     ]
     if levers:
+        from smallcnn.levers import lever_study, profile_lines  # levers builds on this module
+
         fashion, lever_reps = works[0], reps + reps % 2  # even, so each order of a pair comes up equally
         lines += ["", f"lever study (fashion-mnist, {images:,} training / {eval_images:,} evaluation images, "
                       f"{lever_reps} repetitions; each setting timed back to back with the shipped one, alternating "
                       f"which goes first; medians; vs shipped = median of the pair ratios):",
-                  *lever_study(fashion.tensors, fashion.config.augment, images, eval_images, lever_reps, log)]
+                  *lever_study(fashion.tensors, fashion.config.augment, images, eval_images, lever_reps, log),
+                  "", *profile_lines(fashion.tensors)]
     if full_run:
         lines += ["", *full_run_lines(time_full_runs(seeds, log))]
     lines.append(load_line())
