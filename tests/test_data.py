@@ -55,6 +55,15 @@ def test_real_fashion_mnist_is_found_official_and_complete():
     assert ds.train_labels.dtype == np.int64 and len(ds.test_labels) == 10000
     assert np.bincount(ds.train_labels).tolist() == [6000] * 10
     assert ds.classes[0] == "T-shirt/top" and len(ds.classes) == 10
+    # The shape facts every other module reads from DATASETS agree with the official files.
+    assert data.DATASETS["fashion-mnist"]["sizes"] == (len(ds.train_labels), len(ds.test_labels))
+    assert data.dataset_shape("fashion-mnist") == (*ds.train_images.shape[1:3], len(ds.classes))
+
+
+def test_dataset_shape_gives_channels_side_and_classes_for_every_alias():
+    assert data.dataset_shape("FMNIST") == (1, 28, 10)
+    assert data.dataset_shape("cifar100") == (3, 32, 100)
+    assert data.dataset_shape("CIFAR-10") == (3, 32, 10)
 
 
 @needs_real_fashion

@@ -6,7 +6,7 @@ import torch
 
 from smallcnn import data, train
 from smallcnn.report import plot_curves, write_run_report
-from smallcnn.train import TrainConfig, TrainingError, default_config, fit, prepare_tensors, run_training
+from smallcnn.train import TrainConfig, default_config, fit, prepare_tensors, run_training
 from smallcnn.models import build_model
 
 TIMING = ("seconds", "images_per_second")

@@ -10,11 +10,10 @@ import time
 
 from smallcnn import data
 from smallcnn.augment import AUGMENTATIONS
-from smallcnn.data import SmallCNNError, canonical_name
+from smallcnn.data import SmallCNNError, canonical_name, dataset_shape
 from smallcnn.models import VARIANTS, build_model, count_parameters, layer_table
 from smallcnn.train import MIN_EPOCHS, SCHEDULES, TrainConfig, default_config, run_training
 
-DATASET_SHAPES = {"fashion-mnist": (1, 28, 10), "cifar10": (3, 32, 10), "cifar100": (3, 32, 100)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,7 +83,7 @@ def add_model_command(sub) -> None:
 
 
 def show_model(args) -> int:
-    channels, side, classes = DATASET_SHAPES[canonical_name(args.dataset)]
+    channels, side, classes = dataset_shape(args.dataset)
     model = build_model(args.variant, channels, side, classes)
     print(f"{args.variant} model for {canonical_name(args.dataset)}: input {channels}x{side}x{side}, "
           f"{classes} classes")

@@ -44,6 +44,8 @@ DATASETS = {
     "fashion-mnist": {
         "title": "Fashion-MNIST",
         "format": "idx",
+        "image_shape": (1, 28, 28),
+        "sizes": (60_000, 10_000),  # training, test images
         "folders": ("FashionMNIST/raw", "fashion-mnist"),
         "system_dirs": ("/usr/share/datasets/fashion-mnist",),
         "url": FASHION_URL,
@@ -65,6 +67,8 @@ DATASETS = {
     "cifar100": {
         "title": "CIFAR-100",
         "format": "cifar",
+        "image_shape": (3, 32, 32),
+        "sizes": (50_000, 10_000),
         "folders": ("cifar-100-python",),
         "system_dirs": (),
         "url": KRIZ_URL,
@@ -84,6 +88,8 @@ DATASETS = {
     "cifar10": {
         "title": "CIFAR-10",
         "format": "cifar",
+        "image_shape": (3, 32, 32),
+        "sizes": (50_000, 10_000),
         "folders": ("cifar-10-batches-py",),
         "system_dirs": (),
         "url": KRIZ_URL,
@@ -129,6 +135,13 @@ class Dataset:
         if self.official:
             return f"official {title} files, checksums verified"
         return f"NOT the official {title}: checksums differ (e.g. generated test data)"
+
+
+def dataset_shape(name: str) -> tuple[int, int, int]:
+    """(channels, side, classes): what a model for this dataset takes in and predicts."""
+    spec = DATASETS[canonical_name(name)]
+    channels, side, _ = spec["image_shape"]
+    return channels, side, spec.get("num_classes") or len(spec["classes"])
 
 
 def canonical_name(name: str) -> str:
@@ -256,8 +269,10 @@ def _parse_idx(path: Path, content: bytes, magic: int, name: str) -> np.ndarray:
         raise DataError(f"{path}: IDX magic number is 0x{found:08x}, expected 0x{magic:08x} "
                         f"(wrong kind of file?); {_fix_hint(name)}")
     dims = struct.unpack(f">{header // 4 - 1}I", content[4:header])
-    if dims[1:] not in ((), (28, 28)):
-        raise DataError(f"{path}: images are {dims[1]}x{dims[2]}, Fashion-MNIST's are 28x28; {_fix_hint(name)}")
+    side = DATASETS["fashion-mnist"]["image_shape"][1:]
+    if dims[1:] not in ((), side):
+        raise DataError(f"{path}: images are {dims[1]}x{dims[2]}, Fashion-MNIST's are {side[0]}x{side[1]}; "
+                        f"{_fix_hint(name)}")
     expected = header + int(np.prod(dims))
     if len(content) != expected:
         raise DataError(f"{path}: header promises {dims[0]} items ({expected} bytes) but the file has "
@@ -339,16 +354,18 @@ def _read_pickle(path: Path, raw: bytes, name: str, keys: tuple[str, ...]) -> di
 
 def _parse_cifar_batch(path: Path, batch: dict, spec: dict, name: str) -> tuple[np.ndarray, np.ndarray]:
     data = batch["data"]
-    if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2 and data.shape[1] == 3072):
+    image_shape = spec["image_shape"]
+    row = int(np.prod(image_shape))
+    if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2 and data.shape[1] == row):
         shape = getattr(data, "shape", type(data).__name__)
-        raise DataError(f"{path}: 'data' is {shape} {getattr(data, 'dtype', '')}, expected N x 3072 uint8; "
+        raise DataError(f"{path}: 'data' is {shape} {getattr(data, 'dtype', '')}, expected N x {row} uint8; "
                         f"{_fix_hint(name)}")
     try:
         labels = np.asarray(batch[spec["label_key"]], dtype=np.int64).reshape(-1)
     except (TypeError, ValueError):
         raise DataError(f"{path}: '{spec['label_key']}' is not a list of integers; {_fix_hint(name)}") from None
     labels = _check_labels(path, labels, spec["num_classes"], len(data), name)
-    return data.reshape(-1, 3, 32, 32), labels
+    return data.reshape(-1, *image_shape), labels
 
 
 def _read_cifar(spec: dict, directory: Path, name: str):

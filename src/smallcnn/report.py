@@ -4,7 +4,6 @@ The figures are the assignment's evidence: training and validation loss per epoc
 beside it), the test confusion matrix, and a grid of misclassified test images.
 """
 
-import io
 
 import matplotlib.pyplot as plt
 import numpy as np

@@ -20,13 +20,14 @@ from pathlib import Path
 
 import torch
 
-from smallcnn.data import DATASETS, SmallCNNError, atomic_write, load_dataset
+from smallcnn.data import DATASETS, SmallCNNError, atomic_write, dataset_shape, load_dataset
 from smallcnn.models import build_model, count_parameters
 from smallcnn.report import plot_study, save_figure, write_run_report
 from smallcnn.train import default_config, prepare_tensors, run_training, train_step, write_json
 
 BASELINE = "spec"
-CIFAR_TRAIN_IMAGES = 45_000  # CIFAR-100's 50,000 training images less the 10 % validation split
+# CIFAR-100's training images less the validation split: the images of one training epoch.
+CIFAR_TRAIN_IMAGES = round(DATASETS["cifar100"]["sizes"][0] * (1 - default_config("cifar100").val_fraction))
 
 
 @dataclass(frozen=True)
@@ -233,13 +234,14 @@ def measure_throughput(entries=None, steps=6, n_images=CIFAR_TRAIN_IMAGES, seed=
     """
     torch.manual_seed(seed)
     base = default_config("cifar100", seed=seed)
-    images = torch.randn(base.batch_size * 8, 3, 32, 32).contiguous(memory_format=torch.channels_last)
-    labels = torch.randint(0, 100, (images.shape[0],))
+    channels, side, classes = dataset_shape("cifar100")
+    images = torch.randn(base.batch_size * 8, channels, side, side).contiguous(memory_format=torch.channels_last)
+    labels = torch.randint(0, classes, (images.shape[0],))
     threads = torch.get_num_threads()
     rows = []
     for entry in entries or STUDY:
         config = entry_config(entry, base)
-        model = build_model(config.variant, 3, 32, 100).to(memory_format=torch.channels_last)
+        model = build_model(config.variant, channels, side, classes).to(memory_format=torch.channels_last)
         wall, cpu = time_training_steps(model, images, labels, config, steps)
         single_cpu = single_thread_cpu_seconds(model, images, labels, config, steps)
         rows.append({"entry": entry.name, "params": count_parameters(model), "augment": config.augment,
