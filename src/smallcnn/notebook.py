@@ -286,10 +286,11 @@ print(f"{len(train_idx):,} training / {len(val_idx):,} validation images, a rand
 tensors1 = prepare_tensors(fmnist, config1)
 print(f"training on {len(tensors1.train_y):,} images" + (" (a quick subset)" if config1.subset else ""))''')),
         *item("1.3", "The model: Conv-ReLU-MaxPool x3, Flatten, Linear", code(LAYER_TABLE + '''
+channels1, side1 = fmnist.train_images.shape[1], fmnist.train_images.shape[2]  # 1 x 28 x 28
 torch.manual_seed(config1.seed)
-model1 = build_model(config1.variant, 1, 28, len(fmnist.classes)).to(memory_format=torch.channels_last)
+model1 = build_model(config1.variant, channels1, side1, len(fmnist.classes)).to(memory_format=torch.channels_last)
 print(model1)
-print_layer_table(model1, (1, 28, 28))
+print_layer_table(model1, (channels1, side1, side1))
 
 
 def spec_order_forward(model, x):
@@ -301,7 +302,7 @@ def spec_order_forward(model, x):
 
 # Max-pool and ReLU commute (both are monotone), so pooling first computes exactly the same function.
 with torch.no_grad():
-    x = torch.randn(64, 1, 28, 28)
+    x = torch.randn(64, channels1, side1, side1)
     same = torch.equal(spec_order_forward(model1.eval(), x), model1(x))
 print(f"identical outputs to the spec order Conv -> ReLU -> MaxPool on 64 random images: {same}")''')),
         *item("1.4", "Loss and optimizer", code('''
@@ -373,7 +374,8 @@ if cifar is not None:
     channels, side = cifar.train_images.shape[1], cifar.train_images.shape[2]
     torch.manual_seed(config2.seed)
     model2 = build_model(config2.variant, channels, side, len(cifar.classes)).to(memory_format=torch.channels_last)
-    print(f"changed: input channels 1 -> {channels}, image size 28 -> {side}, outputs 10 -> {len(cifar.classes)}")
+    print(f"changed: input channels {channels1} -> {channels}, image size {side1} -> {side}, "
+          f"outputs {len(fmnist.classes)} -> {len(cifar.classes)}")
     print_layer_table(model2, (channels, side, side))''')),
         *item("2.4", "Loss and optimizer", code('''
 if cifar is not None:
