@@ -75,6 +75,16 @@ def test_measured_path_runs_end_to_end_on_real_data():
         assert 0.4 < row["accuracy"] <= 1 and row["params"] > 0 and row["fit_seconds"] >= 0
     knn = next(row for row in rows if row["name"] == "KNeighborsClassifier")
     assert knn["params"] == 2000 * 784
+    naive_bayes = next(spec for spec in quick if spec.name == "GaussianNB")
+    whole = measure_all(features, specs=[ClassifierSpec(naive_bayes.name, "", naive_bayes.make, 2000)],
+                        log=lambda *_: None, whole_split=True)
+    assert whole[0]["train_images"] == len(features.train_y) and whole[0]["note"] == "whole training split"
+
+
+def test_whole_split_mode_says_so_and_excludes_quick(tmp_path):
+    from smallcnn.cli import main
+    assert "Whole-split mode" in baselines.mode_sentence(False, whole_split=True)
+    assert main(["compare", "fashion-mnist", "--quick", "--whole-split", "--out", str(tmp_path)]) == 2
 
 
 def test_published_rows_carry_both_columns():
