@@ -182,6 +182,10 @@ def comparison_specs(quick):
     return [spec for spec in CLASSIFIERS if not quick or spec.name in QUICK_CLASSIFIERS]
 
 
+def mode_name(quick, whole_split=False):
+    return "whole-split" if whole_split else "quick" if quick else "full"
+
+
 def mode_sentence(quick, whole_split=False):
     """What the measured rows of a quick, full or whole-split comparison are, in one sentence for the reader."""
     if whole_split:
@@ -214,9 +218,8 @@ def measure_all(features, quick=False, seed=0, specs=CLASSIFIERS, log=print, who
 def compare_with_table3(dataset, table, cnn_rows, val_fraction, seed, quick=False, log=print, whole_split=False):
     """(ranked rows, unmeasured families): Table 3, the baselines measured on the CNN's split, the CNN rows."""
     features = prepare_features(dataset, val_fraction, seed)
-    mode = "whole-split" if whole_split else "quick" if quick else "full"
     log(f"{len(features.train_y):,} training images (val_fraction {val_fraction}, seed {seed}), "
-        f"{len(features.test_y):,} test images; {mode} mode")
+        f"{len(features.test_y):,} test images; {mode_name(quick, whole_split)} mode")
     specs = comparison_specs(quick)
     measured = measure_all(features, quick, seed, specs, log=log, whole_split=whole_split)
     ranked = rank_rows(published_rows(table) + measured + list(cnn_rows))
@@ -362,8 +365,8 @@ def run_compare(dataset_name, run_dirs=(), quick=False, out=None, data_dir=None,
     ranked, unmeasured = compare_with_table3(load_dataset("fashion-mnist", data_dir), table,
                                              [cnn_row(m, c, str(d)) for d, m, c in runs], val_fraction, seed,
                                              quick, log, whole_split)
-    suffix = "-whole-split" if whole_split else "-quick" if quick else ""
-    out = Path(out or f"runs/compare-fashion-mnist{suffix}")
+    mode = mode_name(quick, whole_split)
+    out = Path(out or f"runs/compare-fashion-mnist{'' if mode == 'full' else '-' + mode}")
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "comparison.md", comparison_markdown(ranked, table, quick, unmeasured, whole_split))
     write_text(out / "comparison.csv", comparison_csv(ranked))

@@ -149,10 +149,10 @@ class SyntheticDataset:
 
 def synthetic_cifar100(train, test, seed=0):
     rng = np.random.default_rng(seed)
-    shape, classes = DATASETS["cifar100"]["image_shape"], dataset_shape("cifar100")[2]
-    return SyntheticDataset(rng.integers(0, 256, (train, *shape), dtype=np.uint8),
+    channels, side, classes = dataset_shape("cifar100")
+    return SyntheticDataset(rng.integers(0, 256, (train, channels, side, side), dtype=np.uint8),
                             rng.integers(0, classes, train).astype(np.int64),
-                            rng.integers(0, 256, (test, *shape), dtype=np.uint8),
+                            rng.integers(0, 256, (test, channels, side, side), dtype=np.uint8),
                             rng.integers(0, classes, test).astype(np.int64),
                             tuple(f"class{i}" for i in range(classes)))
 

@@ -15,7 +15,6 @@ from smallcnn.models import VARIANTS, build_model, count_parameters, layer_table
 from smallcnn.train import MIN_EPOCHS, SCHEDULES, TrainConfig, default_config, run_training
 
 
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smallcnn", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -240,7 +239,8 @@ def notebook_command(args) -> int:
 def add_bench_command(sub) -> None:
     p = sub.add_parser("bench", help="time smallcnn's training and evaluation against the usual notebook pipeline")
     p.add_argument("--quick", action="store_true", help="a < 30 s version (2,000 images, 2 repetitions)")
-    p.add_argument("--levers", action="store_true", help="also profile the training step and measure each speed lever against the shipped setting")
+    p.add_argument("--levers", action="store_true",
+                   help="also profile the training step and measure each speed lever against the shipped setting")
     p.add_argument("--full-run", action="store_true", help="also time the whole default Fashion-MNIST run (~45 s)")
     p.add_argument("--seeds", default="0", help="comma-separated seeds of the full runs (default 0), e.g. 0,1,2")
     p.add_argument("--images", type=int, help="training images per measurement (default 20,000; 2,000 with --quick)")

@@ -260,7 +260,7 @@ def file_status(name, directory) -> dict[str, str]:
 IDX_IMAGES, IDX_LABELS = 0x00000803, 0x00000801
 
 
-def _parse_idx(path: Path, content: bytes, magic: int, name: str) -> np.ndarray:
+def _parse_idx(path: Path, content: bytes, magic: int, spec: dict, name: str) -> np.ndarray:
     header = 16 if magic == IDX_IMAGES else 8
     if len(content) < header:
         raise DataError(f"{path}: too short for an IDX header ({len(content)} bytes); {_fix_hint(name)}")
@@ -269,9 +269,9 @@ def _parse_idx(path: Path, content: bytes, magic: int, name: str) -> np.ndarray:
         raise DataError(f"{path}: IDX magic number is 0x{found:08x}, expected 0x{magic:08x} "
                         f"(wrong kind of file?); {_fix_hint(name)}")
     dims = struct.unpack(f">{header // 4 - 1}I", content[4:header])
-    side = DATASETS["fashion-mnist"]["image_shape"][1:]
+    side = spec["image_shape"][1:]
     if dims[1:] not in ((), side):
-        raise DataError(f"{path}: images are {dims[1]}x{dims[2]}, Fashion-MNIST's are {side[0]}x{side[1]}; "
+        raise DataError(f"{path}: images are {dims[1]}x{dims[2]}, {spec['title']}'s are {side[0]}x{side[1]}; "
                         f"{_fix_hint(name)}")
     expected = header + int(np.prod(dims))
     if len(content) != expected:
@@ -293,7 +293,7 @@ def _read_idx_file(spec: dict, directory: Path, fname: str, magic: int, name: st
     path = _file_path(spec, directory, fname)
     raw = _read_bytes(path, name)
     content = _decompress(path, raw, name)
-    return path, _parse_idx(path, content, magic, name), _is_official(spec, fname, raw, content)
+    return path, _parse_idx(path, content, magic, spec, name), _is_official(spec, fname, raw, content)
 
 
 def _read_idx_split(spec: dict, directory: Path, prefix: str, name: str) -> tuple[np.ndarray, np.ndarray, bool]:
