@@ -1,17 +1,22 @@
 # Two commands matter: `make run` (set up, then the Part 1 study) and `make test` (set up, then the tests).
-# Set-up is idempotent: a venv in .venv, the package with its pinned CPU torch, and real Fashion-MNIST.
-PY ?= $(shell command -v python3.11 || command -v python3)
+# Set-up is idempotent: a Python 3.12 venv in .venv, the package with its pinned torch/torchvision pair,
+# and real Fashion-MNIST. PYTHON=/path/to/python3.12 picks the interpreter (scripts/find-python.sh).
+PY := $(shell bash scripts/find-python.sh)
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
+NOTEBOOK_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: setup data run test test-fast test-slow notebook bench compare study clean
 
 setup: $(INSTALLED) data
 
 $(INSTALLED): pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@test -n "$(PY)" || { echo "error: set-up needs Python 3.12 (see the line above)" >&2; exit 1; }
+	@# A venv of another Python (an older checkout's 3.11) is replaced, not reused.
+	$(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null || { rm -rf $(VENV); $(PY) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
@@ -22,7 +27,7 @@ run: setup
 	$(BIN)/smallcnn train fashion-mnist --overwrite
 
 notebook: setup
-	$(BIN)/smallcnn notebook --out notebook/smallcnn.ipynb
+	$(BIN)/smallcnn notebook --out notebook/smallcnn.ipynb $(NOTEBOOK_ARGS)
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -32,6 +37,9 @@ test-fast: setup
 
 test-slow: setup
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -1,7 +1,8 @@
 """Small generated datasets in the exact official on-disk formats, for tests and quick training runs.
 
 The CIFAR data is learnable: every class has its own colour and stripe pattern, plus noise, so a tiny CNN
-can get well above chance on it. None of it is official, so the loader marks it `official=False`.
+can get well above chance on it. None of it is official, so the loader marks it `official=False`, and
+loads the generated CIFAR pickles only when asked to (`allow_unofficial=True`).
 """
 
 import gzip

@@ -1,321 +1,215 @@
-"""The notebook deliverable: a real --quick build on Fashion-MNIST, and --check on crafted notebooks."""
+"""The deliverable notebook: its code is the package's, its structure the assignment's, and --check can fail."""
 
 import ast
 import copy
-import inspect
+import re
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from nbformat.v4 import new_code_cell, new_markdown_cell
 
-import smallcnn.augment
-import smallcnn.baselines
-import smallcnn.notebook
-import smallcnn.evaluate
-import smallcnn.models
-import smallcnn.study
-import smallcnn.train
 from fakedata import write_cifar100
-from smallcnn import answers
+from smallcnn import notebook
 from smallcnn.cli import main
-from smallcnn.notebook import (NotebookError, build_notebook, check_file, check_notebook, count_sentences,
-                               forbidden_imports, inline_source, split_sections)
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
-PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
-THREE = "The model reached 88% accuracy. Its curves stay close together. More width should help it."
 
 
-# --- the real build ----------------------------------------------------------------------------
+def needs_fashion():
+    if not (FASHION / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"real Fashion-MNIST is not installed in {FASHION} (make data installs it)")
+
+
+@pytest.fixture(scope="module")
+def built():
+    return notebook.build_notebook(quick=True, fashion_root="/nowhere", cifar_root="/nowhere")
+
+
+def code_cells(nb):
+    return [cell for cell in nb.cells if cell.cell_type == "code"]
+
+
+# --- one source of truth -------------------------------------------------------------------------
+
+def test_every_definition_in_the_notebook_is_the_package_source_verbatim(built):
+    """No second copy: each function, class and constant a cell defines is the core's, to the character."""
+    core = notebook.core_definitions()
+    defined = []
+    for cell in code_cells(built):
+        source = cell.source
+        for node in ast.parse(source).body:
+            names = notebook.top_level_names(node)
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) or (names and names[0] in core):
+                for name in names:
+                    assert name in core, f"{name} is defined in the notebook but in no core module"
+                    assert core[name] in source, f"{name} in the notebook differs from the package source"
+                    defined.append(name)
+    assert {"SmallCNN", "fit", "train_epoch", "evaluate", "make_splits", "load_split", "run_study"} <= set(defined)
+
+
+def test_a_changed_core_function_would_be_caught(built, monkeypatch):
+    """The same comparison fails when the package source and the notebook differ."""
+    core = dict(notebook.core_definitions())
+    core["fit"] = core["fit"].replace("state.history.append", "state.history.insert(0, ")
+    assert not all(core[name] in "".join(c.source for c in code_cells(built)) for name in ("fit",))
+
+
+def test_notebook_imports_only_allowed_libraries_and_never_the_package(built):
+    for cell in code_cells(built):
+        assert notebook.forbidden_imports(cell.source) == []
+        assert "import smallcnn" not in cell.source and "from smallcnn" not in cell.source
+
+
+def test_structure_follows_the_assignment(built):
+    headings = [c.source.splitlines()[0] for c in built.cells if c.cell_type == "markdown"]
+    part1, part2 = headings.index("# Part 1: Fashion-MNIST"), headings.index("# Part 2: CIFAR-100")
+    numbered = [h for h in headings if re.match(r"## \d+\.", h)]
+    assert [h.split(".")[0] for h in numbered] == [f"## {i}" for i in range(1, 9)] + [f"## {i}" for i in range(1, 8)]
+    assert [h for h in headings if h.startswith("### ")][:2] == [
+        "### 8(a) Which techniques from Table 3 beat my CNN, which do worse, and why?",
+        "### 8(b) Ideas to improve my method"]
+    assert part1 < part2 and built.cells[0].source.startswith("# AI-use disclaimer")
+    assert notebook.check_structure(notebook.outline(built)) == []
+
+
+def test_item_two_shows_cross_entropy_and_sgd_literally(built):
+    tagged = notebook.outline(built)
+    item2 = "".join(c.source for p, i, _, _, c in tagged if p == 1 and i == 2 and c.cell_type == "code")
+    assert "nn.CrossEntropyLoss(" in item2 and "torch.optim.SGD(" in item2
+
+
+def test_code_size_comments_and_no_tooling(built):
+    assert notebook.check_code(built) == []
+    lines = sum(sum(notebook.code_lines(c.source)) for c in code_cells(built))
+    assert lines <= notebook.MAX_CODE_LINES
+
+
+# --- the check catches what it should ---------------------------------------------------------------
+
+def test_check_flags_a_missing_item_heading(built):
+    nb = copy.deepcopy(built)
+    nb.cells = [c for c in nb.cells if not c.source.startswith("## 6.")]
+    assert any("## 6." in p for p in notebook.check_structure(notebook.outline(nb)))
+
+
+def test_check_flags_tooling_imports_size_and_missing_comments(built):
+    nb = copy.deepcopy(built)
+    nb.cells.append(new_code_cell("#CODE HERE\nimport pandas\nsave_checkpoint(model)\n"
+                                  + "\n".join(f"x{i} = {i}" for i in range(60))))
+    problems = " ".join(notebook.check_code(nb))
+    assert "forbidden import 'pandas'" in problems and "tooling" in problems
+    assert "non-blank code lines" in problems and "comment/docstring lines" in problems
+
+
+def test_check_flags_out_of_order_execution_and_errors(built):
+    nb = copy.deepcopy(built)
+    cells = code_cells(nb)
+    cells[0].execution_count, cells[1].execution_count = 2, 1
+    cells[2].execution_count = 3
+    cells[2].outputs = [nbformat.v4.new_output("error", ename="ValueError", evalue="boom", traceback=[])]
+    problems = " ".join(notebook.check_code(nb))
+    assert "execution count 1 after 2" in problems and "ValueError: boom" in problems
+
+
+def test_count_sentences_ignores_tables_and_abbreviations():
+    text = "My CNN reached 89.50% accuracy, e.g. on shirts. It has few weights. Wider layers help.\n\n| a | b. c d. |"
+    assert notebook.count_sentences(text) == 3
+
+
+# --- building for real ----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def quick_notebook(tmp_path_factory):
-    if not (FASHION / "train-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"real Fashion-MNIST is not installed in {FASHION} (make data installs it)")
+    needs_fashion()
     path = tmp_path_factory.mktemp("nb") / "quick.ipynb"
     assert main(["notebook", "--out", str(path), "--quick"]) == 0
     return path
 
 
-def code_sources(nb):
-    return [cell.source for cell in nb.cells if cell.cell_type == "code"]
-
-
 @pytest.mark.slow
-def test_quick_notebook_passes_its_check(quick_notebook, capsys):
+def test_quick_notebook_builds_and_passes_its_check(quick_notebook, capsys):
     assert main(["notebook", "--check", str(quick_notebook)]) == 0
-    assert "OK: " in capsys.readouterr().out
-
-
-@pytest.mark.slow
-def test_quick_notebook_never_imports_smallcnn(quick_notebook):
+    assert "parts executed: 1" in capsys.readouterr().out
     nb = nbformat.read(quick_notebook, as_version=4)
-    for source in code_sources(nb):
-        lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
-        for node in ast.walk(ast.parse("\n".join(lines))):
-            if isinstance(node, ast.Import):
-                assert all(not a.name.startswith("smallcnn") for a in node.names), source
-            if isinstance(node, ast.ImportFrom):
-                assert not (node.module or "").startswith("smallcnn"), source
+    assert "incomplete as a deliverable" in nb.cells[1].source and "--quick" in nb.cells[1].source
+    assert nb.metadata["language_info"]["version"].startswith("3.12")
 
 
-@pytest.mark.parametrize("obj", [smallcnn.train.train_epoch, smallcnn.train.fit, smallcnn.train.make_optimizer,
-                                 smallcnn.models.SmallCNN, smallcnn.augment.augment_batch,
-                                 smallcnn.evaluate.evaluate, answers.answer_8a, answers.answer_7c,
-                                 smallcnn.baselines.compare_with_table3, smallcnn.study.run_study])
 @pytest.mark.slow
-def test_quick_notebook_holds_the_real_source(quick_notebook, obj):
+def test_quick_notebook_answers_quote_its_own_outputs(quick_notebook):
     nb = nbformat.read(quick_notebook, as_version=4)
-    # A cell's source has no trailing newline; the definition itself must be there line for line.
-    assert any(inspect.getsource(obj) in source + "\n" for source in code_sources(nb))
+    outputs = "".join(notebook.output_text(c) for c in code_cells(nb))
+    answers = [c.source for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("#EXPLAIN HERE")]
+    test_accuracy = re.search(r"Test accuracy: (\d+\.\d+%)", outputs)[1]
+    assert test_accuracy in answers[0]  # 8(a) quotes item 7's figure
+    for answer in answers[:2]:
+        assert 3 <= notebook.count_sentences(answer) <= 8
 
 
 @pytest.mark.slow
-def test_quick_notebook_shows_results_and_marks_itself_incomplete(quick_notebook):
+def test_check_rejects_a_number_that_is_not_in_the_outputs(quick_notebook):
     nb = nbformat.read(quick_notebook, as_version=4)
-    text = nbformat.writes(nb)
-    assert nb.cells[0].source.startswith("# AI-use disclaimer")
-    assert "incomplete as a deliverable" in nb.cells[1].source
-    assert "Test accuracy: " in text and "image/png" in text
-    assert "identical outputs to the spec order Conv -> ReLU -> MaxPool on 64 random images: True" in text
-    if "CIFAR-100 is not available here" in text:
-        assert "Part 2 did not run" in nb.cells[1].source
-    assert "pending" not in text.lower()
+    answer = next(c for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("#EXPLAIN HERE"))
+    answer.source += " It once reached 99.99% accuracy."
+    problems, _ = notebook.check_notebook(nb)
+    assert any("99.99% appears in no output" in p for p in problems)
+    assert not any("89.70%" in p for p in problems)  # Table 3's SVC: a cited figure
 
 
-def explanation_output(nb, item):
-    index = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.startswith(f"### {item} "))
-    return "".join(o.get("text", "") for o in nb.cells[index + 1].outputs)
+def test_full_build_without_cifar_is_written_but_fails_unless_allowed(tmp_path, monkeypatch):
+    """No CIFAR-100 and no network: the notebook is still written, and the build says why and exits 2."""
+    needs_fashion()
+    monkeypatch.setattr(notebook, "find_data", lambda data_dir, quick: (
+        notebook.datastore.find_source("fashion-mnist").root, tmp_path, "the official CIFAR-100 is not available"))
+    monkeypatch.setattr(notebook, "QUICK", {"subset": 500, "epochs": 1})
+    calls = []
+    monkeypatch.setattr(notebook, "execute", lambda nb, cwd, run_part2: calls.append(run_part2) or fake_results())
+    out = tmp_path / "full.ipynb"
+    assert main(["notebook", "--out", str(out)]) == 2
+    assert out.exists() and calls == [False]
 
 
-@pytest.mark.slow
-def test_quick_notebook_answers_8a_and_8b_from_its_own_comparison(quick_notebook):
-    nb = nbformat.read(quick_notebook, as_version=4)
-    comparison = next(c for c in nb.cells if c.cell_type == "code" and "compare_with_table3(fmnist" in c.source)
-    printed = "".join(o.get("text", "") for o in comparison.outputs)
-    assert "Quick mode: only the" in printed and "published" in printed and "measured" in printed
-    assert any("image/png" in o.get("data", {}) for o in comparison.outputs)
-    accuracy = nbformat.writes(nb).split("Test accuracy: ")[1].split("%")[0]
-    answer_8a, answer_8b = explanation_output(nb, "1.8a"), explanation_output(nb, "1.8b")
-    assert f"reaches {float(accuracy):.1f}% test accuracy" in answer_8a
-    assert "published in Table 3 and" in answer_8a and "measured here" in answer_8a
-    assert count_sentences(answer_8a) >= 3 and count_sentences(answer_8b) >= 3
+def fake_results():
+    history = [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.1 / e, "train_accuracy": 0.5 + e / 100,
+                "val_accuracy": 0.5 + e / 110, "lr": 0.1, "seconds": 1.0, "images_per_second": 1.0} for e in (1, 2)]
+    return {"part1": {"epochs": 2, "params": 2741, "history": history, "best_epoch": 2, "best_val_accuracy": 0.52,
+                      "test_accuracy": 0.5, "num_classes": 10, "train_images": 54000,
+                      "per_class": {"Shirt": 0.3, "Coat": 0.4, "Bag": 0.9},
+                      "ranked": [{"name": "SVC", "source": "published", "accuracy": 0.897, "rank": 1},
+                                 {"name": "my CNN", "source": "this CNN", "accuracy": 0.5, "rank": 2}]}}
 
 
-def test_published_figures_are_embedded_not_read_from_the_package():
-    nb = build_notebook(quick=True)
-    data_cells = [c.source for c in nb.cells if c.cell_type == "code" and "PUBLISHED = json.loads(" in c.source]
-    assert len(data_cells) == 1
-    namespace = {}
-    exec(data_cells[0].split("\n", 1)[1], namespace)
-    assert namespace["PUBLISHED"] == answers.load_published()
-    parts = [cell for part, _, _, cell in smallcnn.notebook.sections(nb) if part and cell.cell_type == "code"]
-    assert parts and not any("load_published" in cell.source for cell in parts)
+# --- Part 2 end to end on generated CIFAR-100 (the refusal is lifted in this test's copy only) -----------
 
-
-def test_study_priority_names_known_entries_with_the_recommended_model_early():
-    assert set(smallcnn.notebook.STUDY_PRIORITY) == set(smallcnn.study.ENTRIES)
-    assert smallcnn.notebook.STUDY_PRIORITY[:2] == ("spec", "best")
-
-
-def test_part2_skips_generated_cifar100_passed_as_data_dir(tmp_path, capsys):
-    """Files that parse as CIFAR-100 but are not the official ones never yield a 'CIFAR-100 result'."""
-    write_cifar100(tmp_path, n_train=200, n_test=100)
-    nb = build_notebook(quick=True, data_dir=str(tmp_path))
-    tagged = smallcnn.notebook.sections(nb)
-    part2 = [cell for part, _, _, cell in tagged if part == 2 and cell.cell_type == "code"]
-    from smallcnn.data import DataError, load_dataset
-    namespace = {"load_dataset": load_dataset, "DataError": DataError, "DATA_DIR": str(tmp_path), "DOWNLOAD": False}
-    for cell in part2:  # every later cell must do nothing at all: none of the names it would use exist here
-        exec(cell.source, namespace)
-    printed = capsys.readouterr().out
-    assert namespace["cifar"] is None
-    assert "NOT the official CIFAR-100" in printed and "Part 2 cells below are skipped" in printed
-    assert "Test accuracy" not in printed and "study2" not in namespace
+UNCHECKED = '''#CODE HERE
+# TEST ONLY: generated CIFAR-100 files, whose checksums are not the official ones.
+class UncheckedCIFAR100(torchvision.datasets.CIFAR100):
+    train_list = [[name, None] for name, _ in torchvision.datasets.CIFAR100.train_list]
+    test_list = [[name, None] for name, _ in torchvision.datasets.CIFAR100.test_list]
+    meta = {**torchvision.datasets.CIFAR100.meta, "md5": None}'''
 
 
 @pytest.mark.slow
-def test_part2_cells_run_end_to_end_when_generated_data_is_let_in(tmp_path):
-    """The Part 2 cells have no official CIFAR-100 to run on here, so this test lifts the refusal in its
-    own copy of the notebook (the shipped one never does) and runs the whole quick notebook on generated
-    files in the official layout: training, plot, test accuracy, the study and the 7a-7c answers."""
-    if not (FASHION / "train-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"real Fashion-MNIST is not installed in {FASHION} (make data installs it)")
-    write_cifar100(tmp_path / "data", n_train=600, n_test=200)
-    (tmp_path / "data" / "fashion-mnist").symlink_to(FASHION)  # DATA_DIR serves both parts
-    nb = build_notebook(quick=True, data_dir=str(tmp_path / "data"))
-    refusal = "if cifar is not None and not cifar.official:"
-    settings, load = (next(c for c in nb.cells if text in c.source) for text in ("STUDY_BUDGET_MINUTES =", refusal))
-    load.source = load.source.replace(refusal, "if False:  # this test only: generated data stands in")
-    settings.source += "\nSTUDY_BUDGET_MINUTES, STUDY_ENTRIES = 1, ['spec', 'best']"
-    assert smallcnn.notebook.execute(nb, tmp_path) is None
-    problems, summary = check_notebook(nb)
-    assert problems == [] and "Part 2" in summary, (problems, summary)
-    tagged = smallcnn.notebook.sections(nb)
-    part2 = "\n".join(smallcnn.notebook.output_text(cell) for part, _, _, cell in tagged if part == 2)
-    assert "NOT the official CIFAR-100" in part2 and "Test accuracy:" in part2
-    assert "Reference for 7b:" in part2 and "changed: input channels 1 -> 3, image size 28 -> 32" in part2
-
-
-def test_full_build_uses_the_default_recipes():
-    settings = next(c.source for c in build_notebook(quick=False, data_dir="/data").cells if "OVERRIDES =" in c.source)
-    assert "OVERRIDES = {}" in settings and "DATA_DIR = '/data'" in settings and "DOWNLOAD = True" in settings
-    assert smallcnn.train.default_config("fashion-mnist").epochs >= 15
-
-
-# --- building blocks ---------------------------------------------------------------------------
-
-def test_inline_source_drops_docstring_and_package_imports():
-    source = '"""Doc."""\n\nimport math\nfrom smallcnn.train import (atomic_write,\n    fit)\n\n\ndef f():\n    return math.pi\n'
-    docstring, code = inline_source(source, ["train"])
-    assert docstring == "Doc."
-    assert code == "import math\n\n\ndef f():\n    return math.pi\n"
-
-
-@pytest.mark.parametrize("line, message", [
-    ("import smallcnn.train", "cannot inline"),
-    ("from smallcnn import train", "cannot inline"),
-    ("from smallcnn.train import fit as go", "cannot inline"),
-    ("from smallcnn.report import plot_curves", "not earlier in SOURCE_MODULES"),
-])
-def test_inline_source_refuses_imports_it_cannot_replace(line, message):
-    with pytest.raises(NotebookError, match=message):
-        inline_source(f"{line}\n", ["train"])
-
-
-def test_split_sections_cuts_at_both_divider_styles():
-    code = "import os\n\n# --- loading -----\ndef a(): pass\n# ------------- saving\ndef b(): pass\n# ------\nX = 1"
-    assert split_sections(code) == ["import os", "# --- loading -----\ndef a(): pass",
-                                    "# ------------- saving\ndef b(): pass\n# ------\nX = 1"]
-
-
-def test_code_section_refuses_two_modules_defining_one_name(monkeypatch):
-    monkeypatch.setattr(smallcnn.notebook, "SOURCE_MODULES", [("models", "one"), ("models", "again")])
-    with pytest.raises(NotebookError, match="smallcnn/models.py defines 'ConvBlock', which smallcnn/models.py"):
-        smallcnn.notebook.code_section()
-
-
-@pytest.mark.parametrize("text, expected", [
-    (THREE, 3),
-    ("It reached 85.3% on the test set. That is fine, e.g. for a tiny net.", 2),
-    ("Two words. Too short! Is this a sentence?", 1),
-    ("No final stop here so nothing counts", 0),
-])
-def test_count_sentences(text, expected):
-    assert count_sentences(text) == expected
-
-
-def test_forbidden_imports_skips_magics_and_finds_submodules():
-    source = "%matplotlib inline\n!ls\nimport os.path\nimport matplotlib.pyplot as plt\nfrom pandas.io import x\nfrom . import y"
-    assert forbidden_imports(source) == [(5, "pandas.io"), (6, ".")]
-
-
-# --- --check on crafted notebooks --------------------------------------------------------------
-
-def code(source, count, *outputs):
-    cell = new_code_cell(source, execution_count=count)
-    cell.outputs = list(outputs)
-    return cell
-
-
-def stdout(text):
-    return new_output("stream", name="stdout", text=text)
-
-
-def good_notebook():
-    return new_notebook(cells=[
-        new_markdown_cell("# AI-use disclaimer\n\nWritten with AI assistance."),
-        new_markdown_cell("## 1.5 Training"),
-        code("#CODE HERE\n%matplotlib inline\nimport torch\nprint('epoch 1/1')", 1, stdout("epoch 1/1\n")),
-        new_markdown_cell("## 1.6 Training and validation loss"),
-        code("#CODE HERE\nimport matplotlib.pyplot as plt", 2,
-             new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure>"})),
-        new_markdown_cell("## 1.7 Test accuracy"),
-        code("#CODE HERE\nprint('Test accuracy: 88.00%')", 3, stdout("Test accuracy: 88.00%\n")),
-        new_markdown_cell("### 1.8a Comparison"),
-        code("#EXPLAIN HERE\nprint(answer)", 4, stdout(THREE)),
-        new_markdown_cell(f"#EXPLAIN HERE\n{THREE}"),
-    ])
-
-
-def unexecuted(nb):
-    nb.cells[2].execution_count = None
-
-
-def out_of_order(nb):
-    nb.cells[4].execution_count, nb.cells[6].execution_count = 3, 2
-
-
-def error_output(nb):
-    nb.cells[6].outputs.append(new_output("error", ename="ValueError", evalue="boom", traceback=[]))
-
-
-def pandas_import(nb):
-    nb.cells[4].source += "\nimport pandas as pd"
-
-
-def smallcnn_import(nb):
-    nb.cells[2].source += "\nfrom smallcnn import x"
-
-
-def two_sentences(nb):
-    nb.cells[8].outputs = [stdout("The model reached 88% accuracy. Its curves stay close together.")]
-
-
-def no_plot(nb):
-    nb.cells[4].outputs = []
-
-
-def no_mark(nb):
-    nb.cells[6].source = "print('Test accuracy: 88.00%')"
-
-
-def no_disclaimer(nb):
-    nb.cells.pop(0)
-
-
-@pytest.mark.parametrize("spoil, message", [
-    (unexecuted, "cell 3: not executed"),
-    (out_of_order, "cell 5: execution count 3 where 2 was expected"),
-    (error_output, "cell 7: error output: ValueError: boom"),
-    (pandas_import, "cell 5: forbidden import 'pandas'"),
-    (smallcnn_import, "cell 3: forbidden import 'smallcnn'"),
-    (two_sentences, "cell 9: the explanation has 2 sentences; at least 3 are needed"),
-    (no_plot, "Part 1: no loss plot"),
-    (no_mark, "cell 7: code cell does not start with '#CODE HERE'"),
-    (no_disclaimer, "cell 1: the first cell must be the markdown AI-use disclaimer"),
-])
-def test_check_rejects_a_bad_notebook_with_a_specific_message(tmp_path, capsys, spoil, message):
-    nb = copy.deepcopy(good_notebook())
-    spoil(nb)
-    path = tmp_path / "bad.ipynb"
-    nbformat.write(nb, path)
-    assert main(["notebook", "--check", str(path)]) == 1
-    assert message in capsys.readouterr().err
-
-
-def test_check_accepts_a_good_notebook(tmp_path, capsys):
-    path = tmp_path / "good.ipynb"
-    nbformat.write(good_notebook(), path)
-    assert main(["notebook", "--check", str(path)]) == 0
-    assert "OK: 4 code cells executed in order" in capsys.readouterr().out
-    assert check_file(path)[0] == []
-
-
-def test_check_requires_part2_results_only_when_part2_ran():
-    nb = good_notebook()
-    nb.cells += [new_markdown_cell("## 2.5 Training"), code("#CODE HERE\nprint('epoch 1/1')", 5, stdout("epoch 1/1\n"))]
-    problems, _ = check_notebook(nb)
-    assert problems == ["Part 2: no loss plot (an image/png output) in item 2.6",
-                        "Part 2: no test accuracy printed in item 2.7 ('Test accuracy: NN.NN%')"]
-    nb.cells[-1].outputs = []
-    assert check_notebook(nb) == ([], "OK: 5 code cells executed in order, no errors, allowed imports only; "
-                                      "Part 1 test accuracy 88.00%; Part 2 did not run")
-
-
-def test_check_reports_an_unreadable_file(tmp_path, capsys):
-    path = tmp_path / "broken.ipynb"
-    path.write_text("{not json")
-    assert main(["notebook", "--check", str(path)]) == 2
-    assert "cannot read" in capsys.readouterr().err
+def test_part2_runs_end_to_end_on_generated_cifar100(tmp_path, monkeypatch):
+    needs_fashion()
+    write_cifar100(tmp_path / "cifar", n_train=2000, n_test=500)
+    monkeypatch.setattr(notebook, "STUDY_MINUTES", {"quick": 0.5, "full": 0.5})
+    monkeypatch.setattr(notebook, "MAX_CODE_LINES", notebook.MAX_CODE_LINES + len(UNCHECKED.splitlines()) - 1)
+    fashion_root = notebook.datastore.find_source("fashion-mnist").root
+    nb = notebook.build_notebook(quick=True, fashion_root=fashion_root, cifar_root=tmp_path / "cifar")
+    part2 = notebook.part2_cells(nb).start
+    for cell in nb.cells[part2:]:
+        cell.source = cell.source.replace("torchvision.datasets.CIFAR100", "UncheckedCIFAR100")
+    nb.cells.insert(part2 + 1, new_code_cell(UNCHECKED))
+    results = notebook.execute(nb, tmp_path, run_part2=True)
+    notebook.finish(nb, results, quick=True, seconds=1.0, part2_reason=None)
+    problems, summary = notebook.check_notebook(nb)
+    nbformat.write(nb, tmp_path / "part2.ipynb")
+    assert problems == [] and "parts executed: 1, 2" in summary, problems
+    answers = {c.metadata["smallcnn"]["answer"]: c.source for c in nb.cells if "answer" in c.metadata.get("smallcnn", {})}
+    assert "CIFAR-100" in answers["7a"] and "Not written" not in answers["7a"]
+    assert results["part2"]["chosen"] in answers["7b"]
+    assert "validation accuracy" in answers["7c"] or "No single-change entry" in answers["7c"]
+    study = results["part2"]["study"]
+    assert study[0]["entry"] == "spec" and study[0]["val_delta_points"] == 0.0

@@ -8,11 +8,14 @@ import argparse
 import sys
 import time
 
-from smallcnn import data
-from smallcnn.augment import AUGMENTATIONS
-from smallcnn.data import SmallCNNError, canonical_name, dataset_shape
-from smallcnn.models import VARIANTS, build_model, count_parameters, layer_table
-from smallcnn.train import MIN_EPOCHS, SCHEDULES, TrainConfig, default_config, run_training
+import torch
+
+from smallcnn import datastore as data
+from smallcnn.datastore import canonical_name, dataset_shape
+from smallcnn.files import SmallCNNError
+from smallcnn.models import VARIANTS, build_model, count_parameters
+from smallcnn.runs import AUGMENTATIONS, RunConfig, check_config, run_config, run_training
+from smallcnn.train import MIN_EPOCHS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +27,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_compare_command(sub)
     add_study_command(sub)
     add_notebook_command(sub)
-    add_bench_command(sub)
     return parser
 
 
@@ -32,6 +34,7 @@ def add_data_commands(sub) -> None:
     """`smallcnn data`: show what is found where; `smallcnn data fetch NAME`: download and verify."""
     parser = sub.add_parser("data", help="show where each dataset is found and whether it is official")
     parser.add_argument("--data-dir", help="look only in this directory")
+    add_unofficial_flag(parser)
     parser.set_defaults(handler=show_data)
     actions = parser.add_subparsers(dest="data_command", metavar="ACTION")
     fetch = actions.add_parser("fetch", help="download and verify a dataset (no-op if already verified)")
@@ -43,21 +46,24 @@ def add_data_commands(sub) -> None:
 
 
 def show_data(args) -> int:
-    """Report every dataset; a found one is fully parsed, so a broken file ends the command with exit 2."""
+    """Report every dataset; a found one is fully loaded, so a broken file ends the command with exit 2."""
     first_error = None
     for name, spec in data.DATASETS.items():
-        directory = data.find_dataset(name, args.data_dir)
-        if directory is None:
-            print(f"{spec['title']}: not found")
-            continue
         try:
-            dataset = data.load_dataset(name, directory, download=False)
-            print(f"{spec['title']}: {directory} -- {len(dataset.train_labels)} train / "
+            source = data.find_source(name, args.data_dir, args.allow_unofficial_data)
+            if source is None:
+                print(f"{spec['title']}: not found")
+                continue
+            dataset = data.load_source(source)
+            print(f"{spec['title']}: {source.location} -- {len(dataset.train_labels)} train / "
                   f"{len(dataset.test_labels)} test, {len(dataset.classes)} classes; {dataset.identity}")
         except SmallCNNError as exc:
-            print(f"{spec['title']}: {directory} -- unusable (see error below)")
+            print(f"{spec['title']}: unusable (see error below)")
             first_error = first_error or exc
-        for fname, status in data.file_status(name, directory).items():
+            continue
+        if str(source.files_dir) != source.location:
+            print(f"  read from the prepared copy {source.files_dir}")
+        for fname, status in data.file_status(name, source.files_dir).items():
             print(f"  {fname:28} {status}")
     if first_error:
         raise first_error
@@ -65,12 +71,9 @@ def show_data(args) -> int:
 
 
 def fetch_data(args) -> int:
-    directory = data.find_dataset(args.name, args.data_dir)
-    verified = directory is not None and set(data.file_status(args.name, directory).values()) == {"official"}
-    if not verified:
-        directory = data.download_dataset(args.name, args.data_dir, args.base_url)
-    dataset = data.load_dataset(args.name, directory, download=False)
-    print(f"{dataset.location}: {dataset.identity}")
+    source = data.fetch(args.name, args.data_dir, args.base_url)
+    print(f"{source.location}: {source.identity}")
+    return 0
 
 
 def add_model_command(sub) -> None:
@@ -86,10 +89,13 @@ def show_model(args) -> int:
     model = build_model(args.variant, channels, side, classes)
     print(f"{args.variant} model for {canonical_name(args.dataset)}: input {channels}x{side}x{side}, "
           f"{classes} classes")
-    print(f"{'layer':<28}{'output shape':<18}{'parameters':>10}")
-    for name, shape, params in layer_table(model, (channels, side, side)):
-        print(f"{name:<28}{'x'.join(map(str, shape)):<18}{params:>10,}")
-    print(f"{'total':<46}{count_parameters(model):>10,}")
+    print(f"{'layer':<32}{'output shape':<18}{'parameters':>10}")
+    x = torch.zeros(1, channels, side, side)
+    for name, layer in [*model.features.named_children(), ("classifier", model.classifier)]:
+        x = layer(x)
+        params = sum(p.numel() for p in layer.parameters())
+        print(f"{name + ' ' + type(layer).__name__:<32}{'x'.join(map(str, x.shape[1:])):<18}{params:>10,}")
+    print(f"{'total':<50}{count_parameters(model):>10,}")
     return 0
 
 
@@ -100,7 +106,7 @@ def add_train_command(sub) -> None:
     p.add_argument("--resume", metavar="DIR", help="continue the interrupted run in DIR")
     p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
     p.add_argument("--data-dir", help="directory holding the dataset (used as given, never replaced)")
-    defaults = TrainConfig()
+    defaults = RunConfig()
     p.add_argument("--variant", default=defaults.variant, metavar="NAME", help=f"one of: {', '.join(VARIANTS)}")
     p.add_argument("--epochs", type=int, help=f"default {MIN_EPOCHS}; fewer only with a warning")
     p.add_argument("--batch-size", type=int, default=defaults.batch_size)
@@ -108,27 +114,32 @@ def add_train_command(sub) -> None:
     p.add_argument("--momentum", type=float, default=defaults.momentum)
     p.add_argument("--no-nesterov", dest="nesterov", action="store_false")
     p.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
-    p.add_argument("--schedule", default=defaults.schedule, metavar="NAME", help=f"one of: {', '.join(SCHEDULES)}")
     p.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing)
     p.add_argument("--augment", metavar="NAME", help=f"one of: {', '.join(AUGMENTATIONS)} (default per dataset)")
     p.add_argument("--val-fraction", type=float, default=defaults.val_fraction)
     p.add_argument("--seed", type=int, default=defaults.seed)
-    p.add_argument("--tta", action="store_true", help="also report test accuracy with flip averaging")
     p.add_argument("--subset", type=int, default=0, help="train on this many images only (quick checks)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
+    add_unofficial_flag(p)
     p.set_defaults(handler=train_command)
 
 
-def train_config_from_args(args) -> TrainConfig:
+def add_unofficial_flag(p) -> None:
+    p.add_argument("--allow-unofficial-data", action="store_true",
+                   help="load CIFAR files whose checksums differ from the official ones (only files you made "
+                        "yourself: unpickling can run code); every result is then marked NOT official")
+
+
+def train_config_from_args(args) -> RunConfig:
     overrides = {name: getattr(args, name) for name in (
-        "variant", "epochs", "batch_size", "lr", "momentum", "nesterov", "weight_decay", "schedule",
-        "label_smoothing", "augment", "val_fraction", "seed", "tta", "subset", "device")
+        "variant", "epochs", "batch_size", "lr", "momentum", "nesterov", "weight_decay",
+        "label_smoothing", "augment", "val_fraction", "seed", "subset", "device")
         if getattr(args, name) is not None}
-    return default_config(canonical_name(args.dataset), **overrides).check()
+    return check_config(run_config(canonical_name(args.dataset), **overrides))
 
 
 def train_command(args) -> int:
-    from smallcnn.report import write_run_report  # matplotlib is only needed once a run has finished
+    from smallcnn.runs import write_run_report
 
     if args.resume:
         config, out = None, args.resume
@@ -140,7 +151,8 @@ def train_command(args) -> int:
             print(f"warning: {config.epochs} epochs is below the assignment's minimum of {MIN_EPOCHS}",
                   file=sys.stderr)
         out = args.out or f"runs/{config.dataset}-{config.variant}"
-    result = run_training(config, out, data_dir=args.data_dir, overwrite=args.overwrite, resume=bool(args.resume))
+    result = run_training(config, out, data_dir=args.data_dir, overwrite=args.overwrite, resume=bool(args.resume),
+                          allow_unofficial=args.allow_unofficial_data)
     print(f"report: {write_run_report(result)}")
     return 0
 
@@ -183,48 +195,48 @@ def add_study_command(sub) -> None:
     p.add_argument("--epochs", type=int, help=f"epochs per entry (default {MIN_EPOCHS})")
     p.add_argument("--subset", type=int, default=0, help="train on this many images only (quick checks)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--throughput", metavar="FILE",
-                   help="instead of training, measure epochs/minute of every entry on random CIFAR-shaped input "
-                        "and write the table to FILE")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
+    add_unofficial_flag(p)
     p.set_defaults(handler=study_command)
 
 
 def study_command(args) -> int:
-    from smallcnn import study  # matplotlib and the study only load when asked for
+    from smallcnn.studyrun import run_study_command  # matplotlib and the study only load when asked for
 
     names = [n.strip() for n in args.variants.split(",") if n.strip()] if args.variants else None
-    entries = study.select_entries(names)
-    if args.throughput:
-        command = f"smallcnn study {args.dataset} --throughput {args.throughput}" + (
-            f" --variants {args.variants}" if args.variants else "")
-        study.write_throughput_benchmark(args.throughput, command, entries)
-        print(f"throughput: {args.throughput}")
-        return 0
     if args.epochs is not None and args.epochs < MIN_EPOCHS:
         print(f"warning: {args.epochs} epochs is below the assignment's minimum of {MIN_EPOCHS}", file=sys.stderr)
-    rows = study.run_study(args.out, canonical_name(args.dataset), entries, args.budget_minutes, args.epochs,
-                           args.data_dir, args.subset, args.seed)
+    rows, chosen = run_study_command(args.out, canonical_name(args.dataset), names, args.budget_minutes, args.epochs,
+                                     args.data_dir, args.subset, args.seed, args.device, args.allow_unofficial_data)
     skipped = [r["entry"] for r in rows if r["status"] != "ran"]
-    print(f"table: {args.out}/study.md" + (f"; skipped (over budget): {', '.join(skipped)}" if skipped else ""))
+    print(f"chosen on validation: {chosen}; table: {args.out}/study.md"
+          + (f"; skipped (over budget): {', '.join(skipped)}" if skipped else ""))
+    return 0
 
 
 def add_notebook_command(sub) -> None:
     p = sub.add_parser("notebook", help="build and execute the assignment notebook, or check one")
     mode = p.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--out", metavar="FILE", help="build, execute, check and save the notebook here")
-    mode.add_argument("--check", metavar="FILE", help="validate an executed notebook; exit 1 listing what is wrong")
-    p.add_argument("--quick", action="store_true", help="a small fast version for tests (5,000 images, 2 epochs)")
+    mode.add_argument("--out", metavar="FILE", help="build, execute, write up, check and save the notebook here")
+    mode.add_argument("--check", metavar="FILE", help="validate a notebook; exit 1 listing what is wrong")
+    p.add_argument("--quick", action="store_true",
+                   help="a smoke test (5,000 images, 2 epochs), marked incomplete in its first cells")
     p.add_argument("--data-dir", help="directory holding the datasets (default: the data layer's usual places)")
+    p.add_argument("--allow-incomplete", action="store_true",
+                   help="exit 0 even if Part 2 could not run (no official CIFAR-100 here and no network)")
+    p.add_argument("--html", action="store_true", help="also write FILE with .html (needs nbconvert)")
     p.set_defaults(handler=notebook_command)
 
 
 def notebook_command(args) -> int:
     from smallcnn.notebook import check_file, make_notebook  # nbformat/nbclient load only for this command
 
-    if args.check and (args.quick or args.data_dir):
-        raise SmallCNNError("--quick and --data-dir apply to building (--out), not to --check")
+    if args.check and (args.quick or args.data_dir or args.allow_incomplete or args.html):
+        raise SmallCNNError("--quick, --data-dir, --allow-incomplete and --html apply to building (--out), "
+                            "not to --check")
     if args.out:
-        print(make_notebook(args.out, quick=args.quick, data_dir=args.data_dir))
+        print(make_notebook(args.out, quick=args.quick, data_dir=args.data_dir,
+                            allow_incomplete=args.allow_incomplete, html=args.html))
         print(f"notebook: {args.out}")
         return 0
     problems, summary = check_file(args.check)
@@ -236,48 +248,12 @@ def notebook_command(args) -> int:
     return 0
 
 
-def add_bench_command(sub) -> None:
-    p = sub.add_parser("bench", help="time smallcnn's training and evaluation against the usual notebook pipeline")
-    p.add_argument("--quick", action="store_true", help="a < 30 s version (2,000 images, 2 repetitions)")
-    p.add_argument("--levers", action="store_true",
-                   help="also profile the training step and measure each speed lever against the shipped setting")
-    p.add_argument("--full-run", action="store_true", help="also time the whole default Fashion-MNIST run (~45 s)")
-    p.add_argument("--seeds", default="0", help="comma-separated seeds of the full runs (default 0), e.g. 0,1,2")
-    p.add_argument("--images", type=int, help="training images per measurement (default 20,000; 2,000 with --quick)")
-    p.add_argument("--reps", type=int, help="interleaved repetitions (default 3; 2 with --quick)")
-    p.add_argument("--threads", type=int, help="torch threads for both pipelines (default: torch's, one per core)")
-    p.add_argument("--write-readme", nargs="?", const="benchmarks/README.md", metavar="PATH",
-                   help="write the report into the generated section of PATH (default benchmarks/README.md)")
-    p.set_defaults(handler=bench_command)
-
-
-def bench_command(args) -> int:
-    from smallcnn.bench import run_bench, write_readme
-
-    try:
-        seeds = [int(seed) for seed in args.seeds.split(",")]
-    except ValueError:
-        raise SmallCNNError(f"--seeds takes comma-separated integers, e.g. 0,1,2 (got {args.seeds!r})") from None
-    lines = run_bench(quick=args.quick, full_run=args.full_run, levers=args.levers, images=args.images,
-                      reps=args.reps, num_threads=args.threads, seeds=seeds)
-    print("\n".join(lines))
-    if args.write_readme:
-        flags = [flag for flag, on in (("--quick", args.quick), ("--levers", args.levers),
-                                       ("--full-run", args.full_run)) if on]
-        flags += [f"--{name} {value}" for name, value in
-                  (("images", args.images), ("reps", args.reps), ("threads", args.threads)) if value]
-        if args.full_run:
-            flags.append(f"--seeds {args.seeds}")
-        write_readme(args.write_readme, " ".join(["smallcnn bench", *flags, "--write-readme"]), lines)
-    return 0
-
-
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.handler(args) or 0
-    except SmallCNNError as exc:
+    except (SmallCNNError, FloatingPointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,0 +1,301 @@
+"""A training run as the command-line tool does it: a run folder, checkpoints, resume, the run's files.
+
+The core's `fit` calls back after every epoch; the callback here writes an atomic checkpoint holding
+everything needed to continue (weights, optimizer, schedule, random-number states, history), prints
+the epoch and warns when the model has collapsed. A run killed at any moment resumes to exactly the
+history it would have had on the same machine and thread count.
+"""
+
+import csv
+import io
+import json
+import math
+import platform
+import sys
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import numpy
+import torch
+
+from smallcnn import datastore
+from smallcnn.data import make_splits
+from smallcnn.files import SmallCNNError, atomic_write, write_json, write_text
+from smallcnn.models import VARIANTS, build_model, count_parameters
+from smallcnn.plots import confusion_matrix, plot_confusion, plot_curves
+from smallcnn.train import RECIPES, TrainConfig, TrainState, evaluate, fit, make_training
+
+AUGMENTATIONS = ("none", "flip", "crop-flip")
+RUN_FILES = ("config.json", "history.csv", "metrics.json", "model.pt", "checkpoint.pt", "report.md",
+             "loss_curves.png", "confusion_matrix.png")
+
+
+@dataclass
+class RunConfig(TrainConfig):
+    """A training recipe plus what the command-line tool needs to run it: the data, the model, the device."""
+    dataset: str = "fashion-mnist"
+    variant: str = "spec"
+    device: str = "auto"
+
+
+# The core's recipes, and CIFAR-10's (which the command line also trains): crops and flips, as for CIFAR-100.
+TOOL_RECIPES = {**RECIPES, "cifar10": {"augment": "crop-flip"}}
+
+
+def run_config(dataset, **changes):
+    """The recipe for a dataset as a RunConfig, with any fields in `changes` replaced."""
+    return RunConfig(dataset=dataset, **{**TOOL_RECIPES[dataset], **changes})
+
+
+class TrainingError(SmallCNNError):
+    """A run that cannot start or cannot go on (bad settings, a diverged loss, a finished run)."""
+
+
+def check_config(config):
+    """Raise TrainingError naming every bad value and the valid choices; returns the config."""
+    problems = []
+    if config.epochs < 1:
+        problems.append(f"epochs must be >= 1 (got {config.epochs})")
+    if config.batch_size < 1:
+        problems.append(f"batch size must be >= 1 (got {config.batch_size})")
+    if not (math.isfinite(config.lr) and config.lr > 0):
+        problems.append(f"learning rate must be a finite number > 0 (got {config.lr})")
+    if not 0 < config.val_fraction < 1:
+        problems.append(f"validation fraction must lie strictly between 0 and 1 (got {config.val_fraction})")
+    if config.subset < 0:
+        problems.append(f"subset must be >= 0 (got {config.subset})")
+    for name, value, choices in (("variant", config.variant, VARIANTS), ("augment", config.augment, AUGMENTATIONS)):
+        if value not in choices:
+            problems.append(f"unknown {name} {value!r} (choose from: {', '.join(choices)})")
+    if problems:
+        raise TrainingError("; ".join(problems))
+    pick_device(config.device)  # an unknown or absent device is an error before anything is written
+    return config
+
+
+def pick_device(name):
+    """The torch device for --device: auto (CUDA when present, else CPU), cpu, cuda or cuda:N."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise TrainingError(f"unknown device {name!r}; choose auto, cpu, cuda or cuda:N") from None
+    if device.type not in ("cpu", "cuda"):
+        raise TrainingError(f"device {name!r} is not supported; choose auto, cpu, cuda or cuda:N")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise TrainingError(f"device {name!r} asked for, but this machine has no usable CUDA GPU; use --device cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise TrainingError(f"device {name!r}: there are only {torch.cuda.device_count()} CUDA devices")
+    return device
+
+
+def library_versions():
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
+            "threads": torch.get_num_threads()}
+
+
+# --- the run folder -----------------------------------------------------------------------------
+
+def prepare_out_dir(out_dir, overwrite, resume):
+    """Refuse to mix two runs in one folder: a finished or unfinished run is kept unless asked."""
+    out = Path(out_dir)
+    for name in RUN_FILES:  # temporary files of a process killed mid-write are never data
+        for stale in out.glob(f".{name}.*"):
+            stale.unlink()
+    if resume:
+        if not (out / "checkpoint.pt").exists():
+            raise TrainingError(f"{out}: no checkpoint.pt to resume from"
+                                + (" (this run already finished)" if (out / "metrics.json").exists() else ""))
+        return out
+    if out.exists() and not out.is_dir():
+        raise TrainingError(f"{out} is a file; --out needs a directory")
+    existing = [name for name in ("metrics.json", "checkpoint.pt") if (out / name).exists()]
+    if existing and not overwrite:
+        what = "a finished run" if "metrics.json" in existing else "an unfinished run (continue it with --resume)"
+        raise TrainingError(f"{out} already holds {what}; pass --overwrite to replace it or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    for name in RUN_FILES:
+        (out / name).unlink(missing_ok=True)
+    return out
+
+
+# --- checkpoints: the on_epoch_end hook ------------------------------------------------------------
+
+def save_checkpoint(path, model, optimizer, scheduler, state):
+    checkpoint = {
+        "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+        "generator": state.generator.get_state(), "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        "history": state.history, "best_epoch": state.best_epoch, "best_val_accuracy": state.best_val_accuracy,
+        "best_weights": state.best_weights,
+    }
+    atomic_write(path, lambda f: torch.save(checkpoint, f))
+
+
+def load_checkpoint(path, model, optimizer, scheduler, device):
+    """Restore everything save_checkpoint saved; returns the TrainState to continue from."""
+    checkpoint = torch.load(path, map_location=device, weights_only=False)
+    model.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    scheduler.load_state_dict(checkpoint["scheduler"])
+    torch.set_rng_state(checkpoint["torch_rng"].cpu())
+    if checkpoint["cuda_rng"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in checkpoint["cuda_rng"]])
+    generator = torch.Generator()
+    generator.set_state(checkpoint["generator"].cpu())
+    return TrainState(generator, checkpoint["history"], checkpoint["best_epoch"],
+                      checkpoint["best_val_accuracy"], checkpoint["best_weights"])
+
+
+def collapse_warning(row, num_classes, predicted_classes):
+    """A one-line warning when the model predicts one class and its loss sits at ln K (chance), else None."""
+    chance = math.log(num_classes)
+    if predicted_classes == 1 and abs(row["train_loss"] - chance) < 0.05 * chance:
+        return (f"warning: the model has collapsed in epoch {row['epoch']}: it predicts one class for every "
+                f"validation image and its loss stays at ln {num_classes} = {chance:.3f} (every ReLU is dead); "
+                f"start again with a lower --lr or more epochs (a longer warm-up)")
+    return None
+
+
+def format_epoch(row, epochs):
+    return (f"epoch {row['epoch']:>3}/{epochs}  train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.2%}"
+            f"  val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.2%}"
+            f"  {row['seconds']:.1f}s  {row['images_per_second']:,.0f} img/s")
+
+
+# --- a whole run: data in, files out -----------------------------------------------------------------
+
+@dataclass
+class RunResult:
+    config: RunConfig
+    history: list
+    metrics: dict
+    dataset: object             # the datastore.Dataset trained on
+    out_dir: Path
+
+
+def config_from_file(out):
+    saved = json.loads((out / "config.json").read_text())["config"]
+    known = {f.name for f in fields(RunConfig)}
+    return RunConfig(**{k: v for k, v in saved.items() if k in known})
+
+
+def run_training(config, out_dir, data_dir=None, overwrite=False, resume=False, allow_unofficial=False, log=print):
+    """Load data, train with a checkpoint after every epoch, test the best epoch once, write the run's files.
+
+    With resume=True the configuration is read back from out_dir/config.json and training continues
+    from out_dir/checkpoint.pt; the finished run is identical to an uninterrupted one.
+    """
+    out = prepare_out_dir(out_dir, overwrite, resume)
+    config = check_config(config_from_file(out) if resume else config)
+    device = pick_device(config.device)
+    config = replace(config, device=str(device))  # config.json records the device used, and resume keeps it
+    dataset = datastore.load_dataset(config.dataset, data_dir, allow_unofficial=allow_unofficial)
+    splits = make_splits(dataset.train_images, dataset.train_labels, dataset.test_images, dataset.test_labels,
+                         config.val_fraction, config.seed, config.subset, device)
+    torch.manual_seed(config.seed)
+    model = build_model(config.variant, dataset.train_images.shape[1], dataset.train_images.shape[2],
+                        len(dataset.classes)).to(device, memory_format=torch.channels_last)
+    criterion, optimizer, scheduler = make_training(model, config, math.ceil(len(splits.train_y) / config.batch_size))
+    if resume:
+        state = load_checkpoint(out / "checkpoint.pt", model, optimizer, scheduler, device)
+        log(f"resuming after epoch {len(state.history)} of {config.epochs}")
+    else:
+        state = TrainState(torch.Generator().manual_seed(config.seed))
+        write_json(out / "config.json", {"config": asdict(config), "device": str(device), "dataset": dataset.identity,
+                                         "data_location": dataset.location, "versions": library_versions()})
+    log(f"{dataset.name}: {dataset.identity}; {len(splits.train_y):,} train / {len(splits.val_y):,} validation"
+        f" / {len(splits.test_y):,} test images; model {config.variant} with {count_parameters(model):,} "
+        f"parameters on {device}")
+
+    def on_epoch_end(state):
+        save_checkpoint(out / "checkpoint.pt", model, optimizer, scheduler, state)
+        log(format_epoch(state.history[-1], config.epochs))
+        predicted = evaluate(model, splits.val_x, splits.val_y, criterion)[2].unique().numel()
+        warning = collapse_warning(state.history[-1], len(dataset.classes), predicted)
+        if warning:
+            print(warning, file=sys.stderr)
+
+    try:
+        state = fit(model, splits, criterion, optimizer, scheduler, config, state, on_epoch_end)
+    except KeyboardInterrupt:
+        raise TrainingError(f"interrupted; the last finished epoch is saved in {out / 'checkpoint.pt'}: "
+                            f"continue with `smallcnn train --resume {out}`") from None
+    except FloatingPointError as exc:
+        kept = f"the last good checkpoint is kept in {out}" if state.history else "no epoch had finished"
+        raise TrainingError(f"epoch {len(state.history) + 1}: {exc}; {kept}") from None
+    model.load_state_dict(state.best_weights)
+    metrics = test_metrics(model, splits, criterion, config, dataset, state, device)
+    atomic_write(out / "model.pt", lambda f: torch.save(
+        {"state_dict": state.best_weights, "config": asdict(config), "mean": splits.mean, "std": splits.std,
+         "classes": list(dataset.classes)}, f))
+    write_history_csv(out / "history.csv", state.history)
+    write_json(out / "metrics.json", metrics)
+    (out / "checkpoint.pt").unlink()
+    log(f"test accuracy {metrics['test_accuracy']:.2%} (best epoch {state.best_epoch}, "
+        f"validation {state.best_val_accuracy:.2%})")
+    return RunResult(config, state.history, metrics, dataset, out)
+
+
+def test_metrics(model, splits, criterion, config, dataset, state, device):
+    """The one test evaluation of a run, on the best-validation weights."""
+    test_loss, test_accuracy, predictions = evaluate(model, splits.test_x, splits.test_y, criterion)
+    matrix = confusion_matrix(splits.test_y, predictions, len(dataset.classes))
+    per_class = (matrix.diagonal() / matrix.sum(dim=1).clamp(min=1)).tolist()
+    return {
+        "dataset": dataset.name, "dataset_identity": dataset.identity, "official_data": dataset.official,
+        "variant": config.variant, "params": count_parameters(model), "device": str(device),
+        "threads": torch.get_num_threads(),
+        "test_accuracy": test_accuracy, "test_loss": test_loss,
+        "best_val_accuracy": state.best_val_accuracy, "best_epoch": state.best_epoch, "epochs": config.epochs,
+        "train_seconds": sum(row["seconds"] for row in state.history),
+        "images_per_second": sum(row["images_per_second"] for row in state.history) / len(state.history),
+        "per_class_accuracy": dict(zip(dataset.classes, per_class)),
+        "confusion_matrix": matrix.tolist(),
+    }
+
+
+def write_history_csv(path, history):
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(history[0]))
+    writer.writeheader()
+    writer.writerows(history)
+    write_text(path, text.getvalue())
+
+
+# --- the run's figures and report.md -----------------------------------------------------------------
+
+def save_figure(fig, path):
+    import matplotlib.pyplot as plt
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)
+
+
+def run_report_markdown(result):
+    """report.md: what was trained on what, how it went, and where the figures are."""
+    m, c = result.metrics, result.config
+    worst = sorted(m["per_class_accuracy"].items(), key=lambda item: item[1])[:3]
+    return "\n".join([
+        f"# {m['dataset']} - {m['variant']} model", "", f"Data: {m['dataset_identity']}.", "",
+        "| metric | value |", "|---|---|",
+        f"| test accuracy | {m['test_accuracy']:.2%} |",
+        f"| best validation accuracy | {m['best_val_accuracy']:.2%} (epoch {m['best_epoch']} of {m['epochs']}) |",
+        f"| parameters | {m['params']:,} |",
+        f"| training time | {m['train_seconds']:.1f} s ({m['images_per_second']:,.0f} images/s, {m['device']}, "
+        f"{m['threads']} threads) |", "",
+        f"Recipe: SGD with peak lr {c.lr} (one-cycle schedule), momentum {c.momentum}{' Nesterov' if c.nesterov else ''}, "
+        f"weight decay {c.weight_decay}, batch {c.batch_size}, augmentation {c.augment}, "
+        f"label smoothing {c.label_smoothing}, seed {c.seed}.", "",
+        "Hardest classes: " + ", ".join(f"{name} ({acc:.1%})" for name, acc in worst) + ".", "",
+        "![loss curves](loss_curves.png)", "", "![confusion matrix](confusion_matrix.png)", ""])
+
+
+def write_run_report(result):
+    """The figures and report.md of a finished run, beside its metrics in result.out_dir."""
+    out, ds = result.out_dir, result.dataset
+    save_figure(plot_curves(result.history, f"{ds.name}, {result.config.variant} model"), out / "loss_curves.png")
+    save_figure(plot_confusion(result.metrics["confusion_matrix"], ds.classes), out / "confusion_matrix.png")
+    write_text(out / "report.md", run_report_markdown(result))
+    return out / "report.md"
+
