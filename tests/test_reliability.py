@@ -324,6 +324,17 @@ def test_a_collapsed_run_warns_on_stderr_every_epoch(fashion, tmp_path, monkeypa
     assert result.history[-1]["train_loss"] == pytest.approx(math.log(10))
 
 
+@pytest.mark.parametrize("seed", [3, 4])
+def test_the_short_runs_that_used_to_collapse_now_train(fashion, tmp_path, capsys, seed):
+    """`--subset 4000 --epochs 2 --seed 3` (and 4) once ended at 10 % with the loss stuck at ln 10."""
+    torch.set_num_threads(1)
+    result = run_training(run_config("fashion-mnist", subset=4000, epochs=2, seed=seed, device="cpu"),
+                          tmp_path / "run", data_dir=fashion.location, log=lambda line: None)
+    assert result.metrics["test_accuracy"] > 0.5
+    assert result.history[-1]["train_loss"] < 0.8 * math.log(10)
+    assert "collapsed" not in capsys.readouterr().err
+
+
 # --- --subset ----------------------------------------------------------------------------------------------
 
 def test_subset_is_a_seeded_random_sample_of_the_training_split():

@@ -51,11 +51,11 @@ def default_config(dataset, **changes):
 def lr_factor(step, total):
     """The multiple of the peak learning rate at optimizer step `step` of `total`: one cycle.
 
-    A linear warm-up over the first quarter of the steps, but at least 100 (at most half of them), then
-    a linear decay to zero. The floor matters for short runs only: reaching the peak within a few dozen
-    steps can kill every ReLU of the small network, which then predicts one class for ever.
+    A linear warm-up over the first quarter of the steps, but at least 300 (at most three quarters of
+    them), then a linear decay to zero. The floor matters for short runs only: reaching the peak within a
+    few dozen steps can kill every ReLU of the small network, which then predicts one class for ever.
     """
-    warmup = max(1, min(max(round(0.25 * total), 100), total // 2))
+    warmup = max(1, min(max(round(0.25 * total), 300), round(0.75 * total)))
     if step < warmup:
         return (step + 1) / warmup
     return max(0.0, (total - step) / (total - warmup + 1))
