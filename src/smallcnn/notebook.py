@@ -24,7 +24,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from smallcnn import answers, datastore
 from smallcnn.files import SmallCNNError, atomic_write
-from smallcnn.notebookcheck import CODE_MARK, EXPLAIN_MARK, check_notebook, output_text
+from smallcnn.notebookcheck import CODE_MARK, EXPLAIN_MARK, PLACEHOLDER, check_notebook, output_text
 
 CORE_MODULES = ("data", "models", "train", "plots", "compare", "study")
 QUICK = {"subset": 5000, "epochs": 2}          # a smoke test of the whole notebook, not the deliverable
@@ -302,7 +302,7 @@ def build_notebook(quick=False, fashion_root=".", cifar_root=".", download=False
 
 
 def disclaimer_cell():
-    return md("""# AI-use disclaimer
+    return md(f"""# AI-use disclaimer
 **Provenance.** This notebook was generated and executed by the `smallcnn notebook` command. Its code cells are
 functions of the `smallcnn` package (written with the help of an AI coding assistant and tested there), copied
 verbatim, followed by the lines that call them. The explanation texts were composed by the package from this
@@ -311,8 +311,8 @@ figure, and the other numbers are computed from those outputs.
 
 **My own declaration (to be written by the student).**
 
-> _Replace this line with your own statement of how you used AI tools for this assignment, citing which parts of
-> the code were written with AI help._""")
+> {PLACEHOLDER} of how you used AI tools for this assignment, citing which parts of the code were
+> written with AI help._""")
 
 
 # --- execution --------------------------------------------------------------------------------------

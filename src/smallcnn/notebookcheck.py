@@ -21,6 +21,7 @@ from smallcnn.files import SmallCNNError
 CODE_MARK, EXPLAIN_MARK = "#CODE HERE", "#EXPLAIN HERE"
 ALLOWED_IMPORTS = {"torch", "torchvision", "numpy", "matplotlib", "sklearn"} | set(sys.stdlib_module_names)
 MAX_CODE_LINES = 500
+PLACEHOLDER = "_Replace this line with your own statement"  # the disclaimer's blank for the student
 
 
 def output_text(cell):
@@ -239,6 +240,8 @@ def check_notebook(nb):
     ran = [part for part in PART_ITEMS if part_ran(tagged, part)]
     summary = (f"OK: {sum(c.cell_type == 'code' for c in nb.cells)} code cells, parts executed: "
                f"{', '.join(map(str, ran)) or 'none'}")
+    if nb.cells and PLACEHOLDER in nb.cells[0].source:
+        summary += "; note: the AI-use declaration is still the placeholder, for the student to write"
     return problems, summary
 
 
