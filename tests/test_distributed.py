@@ -99,6 +99,14 @@ def children(pid):
             for child in (task / "children").read_text().split()]
 
 
+def both_stopped(done):
+    """Both ranks ended with exit status 2, or one did and torchrun then stopped the other (SIGTERM):
+    torchrun ends a run's remaining processes once one has failed. (The processes wait for each other
+    after the error is printed, so rank 0's line is never lost.)"""
+    codes = torchrun_failed_ranks(done.stderr)
+    return done.returncode != 0 and set(codes) == {0, 1} and 2 in codes.values() and set(codes.values()) <= {2, -15}
+
+
 def our_errors(err):
     return [line for line in err.splitlines() if line.startswith("error: ")]
 
@@ -191,7 +199,10 @@ def test_resume_under_torchrun_after_an_interruption_ends_as_the_uninterrupted_r
     _, err = proc.communicate(timeout=120)
     assert proc.returncode != 0
     if how == signal.SIGINT:
-        assert our_errors(err) and all("interrupted; the last finished epoch is saved" in e for e in our_errors(err))
+        # Rank 0 says so; a process whose collective operation its partner left says that instead.
+        errors = our_errors(err)
+        assert sum("interrupted; the last finished epoch is saved" in e for e in errors) == 1
+        assert all("interrupted" in e or "another process of the run stopped" in e for e in errors)
         assert "torchrun --standalone --nproc-per-node 2 -m smallcnn train --resume" in err
     assert not (out / "metrics.json").exists()
     assert len(torch.load(out / "checkpoint.pt", weights_only=False)["history"]) == 2
@@ -209,7 +220,7 @@ def test_a_non_finite_loss_stops_both_ranks_with_one_error_line(fashion, tmp_pat
     done = torchrun("-m", "smallcnn", "train", "fashion-mnist", "--subset", "500", "--epochs", "2", "--lr", "10000",
                     "--device", "cpu", "--data-dir", str(fashion.location), "--out", str(out), timeout=120)
     assert time.perf_counter() - start < 120
-    assert torchrun_failed_ranks(done.stderr) == {1: 2, 0: 2}  # both ranks ended with exit status 2
+    assert both_stopped(done)
     assert our_errors(done.stderr) == [
         "error: epoch 1: the training loss became nan; lower the learning rate (now 10000.0) and start again; "
         "no epoch had finished"]
@@ -221,7 +232,7 @@ def test_a_nan_on_one_rank_only_stops_both_with_one_error_line(fashion, tmp_path
     """Rank 1's loss turns NaN in epoch 2; the summed totals carry it to rank 0: both stop, nothing hangs."""
     out = tmp_path / "run"
     done = torchrun(WORKER, "poison", "1", str(STEPS_PER_EPOCH + 3), *train_args(fashion, out)[3:], timeout=180)
-    assert torchrun_failed_ranks(done.stderr) == {1: 2, 0: 2}
+    assert both_stopped(done)
     errors = our_errors(done.stderr)
     assert len(errors) == 1 and errors[0].startswith("error: epoch 2: the training loss became nan")
     assert f"the last good checkpoint is kept in {out}" in errors[0]

@@ -264,8 +264,9 @@ def main(argv=None) -> int:
     except (SmallCNNError, FloatingPointError) as exc:
         # Under torchrun every process meets most errors alike (bad settings, a non-finite loss, Ctrl-C):
         # rank 0 alone prints them; an error of one process's own (see distributed.own) each prints.
-        together = not getattr(exc, "own", False)
-        if distributed.rank() == 0 or not together:
+        own = getattr(exc, "own", False)
+        together = not own and getattr(exc, "together", True)
+        if distributed.rank() == 0 or own:
             print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -65,6 +65,13 @@ def own(error):
     return error
 
 
+def apart(error):
+    """Mark an error that every process meets, but each at its own point (Ctrl-C): they leave without
+    waiting for each other, since one may still be inside a collective operation."""
+    error.together = False
+    return error
+
+
 def command(arguments):
     """The command that runs `smallcnn ARGUMENTS` as this run runs: with torchrun when it has several processes."""
     if world_size() == 1:

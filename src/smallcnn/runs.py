@@ -291,8 +291,8 @@ def train_run(config, out_dir, data_dir, overwrite, resume, allow_unofficial, lo
     try:
         state = fit(model, splits, criterion, optimizer, scheduler, config, state, on_epoch_end)
     except KeyboardInterrupt:
-        raise TrainingError(f"interrupted; the last finished epoch is saved in {out / 'checkpoint.pt'}: "
-                            f"continue with `{resume_command}`") from None
+        raise distributed.apart(TrainingError(f"interrupted; the last finished epoch is saved in "
+                                              f"{out / 'checkpoint.pt'}: continue with `{resume_command}`")) from None
     except FloatingPointError as exc:
         kept = f"the last good checkpoint is kept in {out}" if state.history else "no epoch had finished"
         raise TrainingError(f"epoch {len(state.history) + 1}: {exc}; {kept}") from None
