@@ -1,6 +1,6 @@
 """Epochs per minute of every Part 2 study entry on CIFAR-shaped input: benchmarks/cifar_throughput.md.
 
-    python benchmarks/throughput.py --out benchmarks/cifar_throughput.md [--entries spec,best] [--steps 6]
+    python benchmarks/throughput.py --out benchmarks/cifar_throughput.md [--entries spec,wide-bn] [--steps 6]
 
 Timing only: random 3x32x32 images with 100 classes, the real SGD step of each entry (its model, its
 augmentation, its label smoothing), batch 128. Two figures per entry besides the wall clock: a projection

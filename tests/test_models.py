@@ -29,7 +29,7 @@ def layer_kinds(model):
 @pytest.mark.parametrize("variant, shape, params", [
     ("spec", FASHION, 2_741),
     ("spec", CIFAR100, 27_171),
-    ("best", CIFAR100, 298_372),
+    ("wide-bn", CIFAR100, 298_372),
 ])
 def test_parameter_counts(variant, shape, params):
     assert count_parameters(build_model(variant, *shape)) == params
@@ -95,7 +95,7 @@ def test_every_variant_runs_forward_on_both_shapes(variant, shape):
     ("gap", 32, 16),
     ("wide2", 28, 32 * 3 * 3),
     ("no-bottleneck", 32, 16 * 4 * 4),
-    ("best", 32, 128 * 4 * 4),
+    ("wide-bn", 32, 128 * 4 * 4),
 ])
 def test_linear_input_size_follows_the_geometry(variant, side, in_features):
     model = build_model(variant, 1, side, 10)
@@ -139,7 +139,7 @@ def test_spec_variant_is_the_default_smallcnn():
 
 
 def test_unknown_variant_is_an_error_listing_the_choices():
-    with pytest.raises(ValueError, match=r"unknown variant 'resnet'; choose from: spec, wide2, .*best"):
+    with pytest.raises(ValueError, match=r"unknown variant 'resnet'; choose from: spec, wide2, .*wide-bn"):
         build_model("resnet")
 
 

@@ -10,7 +10,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
 from fakedata import write_cifar100
-from smallcnn import notebook
+from smallcnn import notebook, notebookcheck
 from smallcnn.cli import main
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -57,7 +57,7 @@ def test_a_changed_core_function_would_be_caught(built, monkeypatch):
 
 def test_notebook_imports_only_allowed_libraries_and_never_the_package(built):
     for cell in code_cells(built):
-        assert notebook.forbidden_imports(cell.source) == []
+        assert notebookcheck.forbidden_imports(cell.source) == []
         assert "import smallcnn" not in cell.source and "from smallcnn" not in cell.source
 
 
@@ -70,19 +70,19 @@ def test_structure_follows_the_assignment(built):
         "### 8(a) Which techniques from Table 3 beat my CNN, which do worse, and why?",
         "### 8(b) Ideas to improve my method"]
     assert part1 < part2 and built.cells[0].source.startswith("# AI-use disclaimer")
-    assert notebook.check_structure(notebook.outline(built)) == []
+    assert notebookcheck.check_structure(notebookcheck.outline(built)) == []
 
 
 def test_item_two_shows_cross_entropy_and_sgd_literally(built):
-    tagged = notebook.outline(built)
+    tagged = notebookcheck.outline(built)
     item2 = "".join(c.source for p, i, _, _, c in tagged if p == 1 and i == 2 and c.cell_type == "code")
     assert "nn.CrossEntropyLoss(" in item2 and "torch.optim.SGD(" in item2
 
 
 def test_code_size_comments_and_no_tooling(built):
-    assert notebook.check_code(built) == []
-    lines = sum(sum(notebook.code_lines(c.source)) for c in code_cells(built))
-    assert lines <= notebook.MAX_CODE_LINES
+    assert notebookcheck.check_code(built) == []
+    lines = sum(sum(notebookcheck.code_lines(c.source)) for c in code_cells(built))
+    assert lines <= notebookcheck.MAX_CODE_LINES
 
 
 # --- the check catches what it should ---------------------------------------------------------------
@@ -90,16 +90,22 @@ def test_code_size_comments_and_no_tooling(built):
 def test_check_flags_a_missing_item_heading(built):
     nb = copy.deepcopy(built)
     nb.cells = [c for c in nb.cells if not c.source.startswith("## 6.")]
-    assert any("## 6." in p for p in notebook.check_structure(notebook.outline(nb)))
+    assert any("## 6." in p for p in notebookcheck.check_structure(notebookcheck.outline(nb)))
 
 
 def test_check_flags_tooling_imports_size_and_missing_comments(built):
     nb = copy.deepcopy(built)
     nb.cells.append(new_code_cell("#CODE HERE\nimport pandas\nsave_checkpoint(model)\n"
                                   + "\n".join(f"x{i} = {i}" for i in range(60))))
-    problems = " ".join(notebook.check_code(nb))
+    problems = " ".join(notebookcheck.check_code(nb))
     assert "forbidden import 'pandas'" in problems and "tooling" in problems
     assert "non-blank code lines" in problems and "comment/docstring lines" in problems
+
+
+def test_check_flags_a_function_without_docstring(built):
+    nb = copy.deepcopy(built)
+    nb.cells.append(new_code_cell("#CODE HERE\ndef helper(x):\n    return x\n"))
+    assert "cell 55: function helper() has no docstring" in notebookcheck.check_code(nb)
 
 
 def test_check_flags_out_of_order_execution_and_errors(built):
@@ -108,13 +114,13 @@ def test_check_flags_out_of_order_execution_and_errors(built):
     cells[0].execution_count, cells[1].execution_count = 2, 1
     cells[2].execution_count = 3
     cells[2].outputs = [nbformat.v4.new_output("error", ename="ValueError", evalue="boom", traceback=[])]
-    problems = " ".join(notebook.check_code(nb))
+    problems = " ".join(notebookcheck.check_code(nb))
     assert "execution count 1 after 2" in problems and "ValueError: boom" in problems
 
 
 def test_count_sentences_ignores_tables_and_abbreviations():
     text = "My CNN reached 89.50% accuracy, e.g. on shirts. It has few weights. Wider layers help.\n\n| a | b. c d. |"
-    assert notebook.count_sentences(text) == 3
+    assert notebookcheck.count_sentences(text) == 3
 
 
 # --- building for real ----------------------------------------------------------------------------------
@@ -130,7 +136,8 @@ def quick_notebook(tmp_path_factory):
 @pytest.mark.slow
 def test_quick_notebook_builds_and_passes_its_check(quick_notebook, capsys):
     assert main(["notebook", "--check", str(quick_notebook)]) == 0
-    assert "parts executed: 1" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "parts executed: 1" in out and "the AI-use declaration is still the placeholder" in out
     nb = nbformat.read(quick_notebook, as_version=4)
     assert "incomplete as a deliverable" in nb.cells[1].source and "--quick" in nb.cells[1].source
     assert nb.metadata["language_info"]["version"].startswith("3.12")
@@ -139,12 +146,12 @@ def test_quick_notebook_builds_and_passes_its_check(quick_notebook, capsys):
 @pytest.mark.slow
 def test_quick_notebook_answers_quote_its_own_outputs(quick_notebook):
     nb = nbformat.read(quick_notebook, as_version=4)
-    outputs = "".join(notebook.output_text(c) for c in code_cells(nb))
+    outputs = "".join(notebookcheck.output_text(c) for c in code_cells(nb))
     answers = [c.source for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("#EXPLAIN HERE")]
     test_accuracy = re.search(r"Test accuracy: (\d+\.\d+%)", outputs)[1]
     assert test_accuracy in answers[0]  # 8(a) quotes item 7's figure
     for answer in answers[:2]:
-        assert 3 <= notebook.count_sentences(answer) <= 8
+        assert 3 <= notebookcheck.count_sentences(answer) <= 8
 
 
 @pytest.mark.slow
@@ -152,7 +159,7 @@ def test_check_rejects_a_number_that_is_not_in_the_outputs(quick_notebook):
     nb = nbformat.read(quick_notebook, as_version=4)
     answer = next(c for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("#EXPLAIN HERE"))
     answer.source += " It once reached 99.99% accuracy."
-    problems, _ = notebook.check_notebook(nb)
+    problems, _ = notebookcheck.check_notebook(nb)
     assert any("99.99% appears in no output" in p for p in problems)
     assert not any("89.70%" in p for p in problems)  # Table 3's SVC: a cited figure
 
@@ -171,9 +178,10 @@ def test_full_build_without_cifar_is_written_but_fails_unless_allowed(tmp_path, 
 
 
 def fake_results():
+    config = {"epochs": 2, "batch_size": 128, "lr": 0.1, "momentum": 0.9, "augment": "none"}
     history = [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.1 / e, "train_accuracy": 0.5 + e / 100,
                 "val_accuracy": 0.5 + e / 110, "lr": 0.1, "seconds": 1.0, "images_per_second": 1.0} for e in (1, 2)]
-    return {"part1": {"epochs": 2, "params": 2741, "history": history, "best_epoch": 2, "best_val_accuracy": 0.52,
+    return {"part1": {"config": config, "epochs": 2, "params": 2741, "history": history, "best_epoch": 2, "best_val_accuracy": 0.52,
                       "test_accuracy": 0.5, "num_classes": 10, "train_images": 54000,
                       "per_class": {"Shirt": 0.3, "Coat": 0.4, "Bag": 0.9},
                       "ranked": [{"name": "SVC", "source": "published", "accuracy": 0.897, "rank": 1},
@@ -195,7 +203,7 @@ def test_part2_runs_end_to_end_on_generated_cifar100(tmp_path, monkeypatch):
     needs_fashion()
     write_cifar100(tmp_path / "cifar", n_train=2000, n_test=500)
     monkeypatch.setattr(notebook, "STUDY_MINUTES", {"quick": 0.5, "full": 0.5})
-    monkeypatch.setattr(notebook, "MAX_CODE_LINES", notebook.MAX_CODE_LINES + len(UNCHECKED.splitlines()) - 1)
+    monkeypatch.setattr(notebookcheck, "MAX_CODE_LINES", notebookcheck.MAX_CODE_LINES + len(UNCHECKED.splitlines()) - 1)
     fashion_root = notebook.datastore.find_source("fashion-mnist").root
     nb = notebook.build_notebook(quick=True, fashion_root=fashion_root, cifar_root=tmp_path / "cifar")
     part2 = notebook.part2_cells(nb).start
@@ -204,7 +212,7 @@ def test_part2_runs_end_to_end_on_generated_cifar100(tmp_path, monkeypatch):
     nb.cells.insert(part2 + 1, new_code_cell(UNCHECKED))
     results = notebook.execute(nb, tmp_path, run_part2=True)
     notebook.finish(nb, results, quick=True, seconds=1.0, part2_reason=None)
-    problems, summary = notebook.check_notebook(nb)
+    problems, summary = notebookcheck.check_notebook(nb)
     nbformat.write(nb, tmp_path / "part2.ipynb")
     assert problems == [] and "parts executed: 1, 2" in summary, problems
     answers = {c.metadata["smallcnn"]["answer"]: c.source for c in nb.cells if "answer" in c.metadata.get("smallcnn", {})}

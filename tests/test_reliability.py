@@ -85,7 +85,7 @@ def test_a_run_writes_every_output(straight_run, fashion):
     assert (metrics["dataset"], metrics["variant"], metrics["params"], metrics["epochs"]) == (
         "fashion-mnist", "dropout", 2_741, 4)
     assert metrics["official_data"] is True and metrics["dataset_identity"] == fashion.identity
-    assert metrics["test_accuracy"] > 0.6  # a healthy run (chance is 0.1)
+    assert metrics["test_accuracy"] > 0.4  # a healthy run of 64 steps (chance is 0.1)
     with (out / "history.csv").open() as f:
         history = list(csv.DictReader(f))
     assert [int(row["epoch"]) for row in history] == [1, 2, 3, 4]

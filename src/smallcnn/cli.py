@@ -235,7 +235,8 @@ def add_notebook_command(sub) -> None:
 
 
 def notebook_command(args) -> int:
-    from smallcnn.notebook import check_file, make_notebook  # nbformat/nbclient load only for this command
+    from smallcnn.notebook import make_notebook  # nbformat/nbclient load only for this command
+    from smallcnn.notebookcheck import check_file
 
     if args.check and (args.quick or args.data_dir or args.allow_incomplete or args.html):
         raise SmallCNNError("--quick, --data-dir, --allow-incomplete and --html apply to building (--out), "

@@ -2,9 +2,10 @@
 
 The notebook follows the assignment item by item. Its code cells are the core's own functions, copied
 from the package source when the notebook is built (a test proves every copy is identical), followed
-by a few lines that call them; it imports only torch, torchvision, numpy, matplotlib, scikit-learn and
-the standard library. The builder executes it in a fresh kernel, reads the results back from the kernel,
-and only then writes each "#EXPLAIN HERE" cell and the introduction from those results (answers.py).
+by a few lines that call them; it imports only torch, torchvision, numpy, matplotlib and the standard
+library (scikit-learn, which the assignment also allows, serves `smallcnn compare`). The builder
+executes it in a fresh kernel, reads the results back from the kernel, and only then writes each
+"#EXPLAIN HERE" cell and the introduction from those results (answers.py).
 Part 2 runs only on the official CIFAR-100 (checksums verified, found locally or downloaded);
 otherwise its cells stay unexecuted and the notebook says why.
 """
@@ -13,7 +14,6 @@ import ast
 import copy
 import importlib
 import json
-import re
 import sys
 import time
 from dataclasses import dataclass
@@ -24,14 +24,12 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from smallcnn import answers, datastore
 from smallcnn.files import SmallCNNError, atomic_write
+from smallcnn.notebookcheck import CODE_MARK, EXPLAIN_MARK, PLACEHOLDER, check_notebook, output_text
 
 CORE_MODULES = ("data", "models", "train", "plots", "compare", "study")
-CODE_MARK, EXPLAIN_MARK = "#CODE HERE", "#EXPLAIN HERE"
 QUICK = {"subset": 5000, "epochs": 2}          # a smoke test of the whole notebook, not the deliverable
-STUDY_MINUTES = {"quick": 1, "full": 7}        # Part 2's architecture study; entries that do not fit are skipped
+STUDY_MINUTES = {"quick": 1, "full": 9}        # Part 2's architecture study; entries that do not fit are skipped
 CELL_TIMEOUT = 3600
-ALLOWED_IMPORTS = {"torch", "torchvision", "numpy", "matplotlib", "sklearn"} | set(sys.stdlib_module_names)
-MAX_CODE_LINES = 500
 
 
 class NotebookError(SmallCNNError):
@@ -118,8 +116,8 @@ def settings_code(quick, fashion_root, cifar_root, download):
 # The settings of this run: where torchvision finds (or downloads) each dataset, and the run's size.
 FASHION_ROOT = {str(fashion_root)!r}
 CIFAR_ROOT = {str(cifar_root)!r}
-DOWNLOAD = {download!r}  # let torchvision download a dataset that is not there yet
-QUICK = {QUICK if quick else {}!r}  # empty: the full recipe (a non-empty QUICK is a smoke test only)
+DOWNLOAD = {download!r}  # whether torchvision may download a dataset that is not there yet
+QUICK = {QUICK if quick else {}!r}  # empty: the full recipe; anything else is a smoke test only
 STUDY_MINUTES = {STUDY_MINUTES['quick' if quick else 'full']!r}  # time budget of Part 2's architecture study
 print(f"Python {{platform.python_version()}}, torch {{torch.__version__}}, torchvision {{torchvision.__version__}}, "
       f"{{torch.get_num_threads()}} CPU threads")""")
@@ -149,10 +147,10 @@ print(f"{len(splits1.train_y):,} training / {len(splits1.val_y):,} validation / 
     Code(("SPEC_WIDTHS", "SmallCNN", "count_parameters"), """
 torch.manual_seed(config1.seed)
 model1 = SmallCNN().to(memory_format=torch.channels_last)
-print(model1)
-print(f"{count_parameters(model1):,} trainable parameters")"""),
+print(model1, f"{count_parameters(model1):,} trainable parameters", sep="\\n")"""),
     md("## 2. Loss and optimizer\nCross-entropy loss and SGD with momentum, as the assignment requires; the "
-       "learning rate follows a one-cycle schedule (a short warm-up, then a linear decay to zero)."),
+       "learning rate follows a one-cycle schedule (a warm-up, then a linear decay to zero). The optimizer printed "
+       "below shows the rate of the very first step, the start of the warm-up; item 4 shows the peak."),
     Code(("lr_factor", "make_training"), """
 steps_per_epoch1 = math.ceil(len(splits1.train_y) / config1.batch_size)
 criterion1, optimizer1, scheduler1 = make_training(model1, config1, steps_per_epoch1)
@@ -224,8 +222,7 @@ splits2 = make_splits(train_images2, train_labels2, test_images2, test_labels2, 
     Code(run="""
 torch.manual_seed(config2.seed)
 model2 = SmallCNN(in_channels=3, image_size=32, num_classes=100).to(memory_format=torch.channels_last)
-print(model2)
-print(f"{count_parameters(model2):,} trainable parameters")"""),
+print(model2, f"{count_parameters(model2):,} trainable parameters", sep="\\n")"""),
     md("## 2. Loss and optimizer\nThe same loss, optimizer and schedule as in Part 1; only the peak learning rate "
        "changes (see the recipe)."),
     Code(run="""
@@ -282,7 +279,7 @@ def published_code():
     lines = ",\n    ".join(", ".join(pairs[i:i + 3]) for i in range(0, len(pairs), 3))
     return Code(run=f"""
 # {table['citation']}
-# {table['table']} The Fashion-MNIST column, copied from the project's published.json.
+# {table['table']} Its Fashion-MNIST column, as published.
 TABLE3_ACCURACY = {{
     {lines}}}""")
 
@@ -305,32 +302,34 @@ def build_notebook(quick=False, fashion_root=".", cifar_root=".", download=False
 
 
 def disclaimer_cell():
-    return md("""# AI-use disclaimer
+    return md(f"""# AI-use disclaimer
 **Provenance.** This notebook was generated and executed by the `smallcnn notebook` command. Its code cells are
 functions of the `smallcnn` package (written with the help of an AI coding assistant and tested there), copied
 verbatim, followed by the lines that call them. The explanation texts were composed by the package from this
-execution's results; every number in them appears in an output above them.
+execution's results: every accuracy they quote is printed in an output of this notebook or is a cited published
+figure, and the other numbers are computed from those outputs.
 
 **My own declaration (to be written by the student).**
 
-> _Replace this line with your own statement of how you used AI tools for this assignment, citing which parts of
-> the code were written with AI help._""")
+> {PLACEHOLDER} of how you used AI tools for this assignment, citing which parts of the code were
+> written with AI help._""")
 
 
 # --- execution --------------------------------------------------------------------------------------
 
 # Read back from the kernel after the last cell: the results the explanations are written from.
 RESULTS_CODE = """
-import json as _json
+import dataclasses as _dataclasses, json as _json
 _part = lambda config, model, state, test_accuracy, classes, splits: {
-    "epochs": config.epochs, "params": count_parameters(model), "history": state.history,
+    "config": _dataclasses.asdict(config), "epochs": config.epochs, "params": count_parameters(model), "history": state.history,
     "best_epoch": state.best_epoch, "best_val_accuracy": state.best_val_accuracy, "test_accuracy": test_accuracy,
     "num_classes": len(classes), "train_images": len(splits.train_y)}
 _results = {"part1": {**_part(config1, model1, state1, test_accuracy1, classes1, splits1), "per_class": per_class1,
                       "ranked": ranked1}}
 if "study2" in globals():
     _results["part2"] = {**_part(config2, model2, state2, test_accuracy2, classes2, splits2), "study": study2,
-                         "chosen": chosen2, "chosen_test_accuracy": chosen_test_accuracy2}
+                         "chosen": chosen2, "chosen_test_accuracy": chosen_test_accuracy2,
+                         "chosen_widths": VARIANTS[STUDY[chosen2][0]].get("widths", SPEC_WIDTHS)}
 print(_json.dumps(_results))
 """
 
@@ -372,17 +371,6 @@ def copy_outputs(run_nb, nb, runnable):
         nb.cells[index].execution_count = source.get("execution_count")
 
 
-def output_text(cell):
-    """Everything a code cell printed or displayed as text."""
-    parts = []
-    for output in cell.get("outputs", []):
-        if output.output_type == "stream":
-            parts.append(output.text)
-        elif output.output_type in ("execute_result", "display_data"):
-            parts.append(output.get("data", {}).get("text/plain", ""))
-    return "".join(parts)
-
-
 # --- the explanations and the introduction, from the results ----------------------------------------
 
 def write_explanations(nb, results, part2_reason):
@@ -399,6 +387,13 @@ def write_explanations(nb, results, part2_reason):
             cell.source = f"{EXPLAIN_MARK}\n\n{text}"
 
 
+def recipe(part):
+    """One line of a part's settings, from the configuration it ran with."""
+    c = part["config"]
+    return (f"{c['epochs']} epochs of SGD (batch size {c['batch_size']}, peak learning rate {c['lr']}, momentum "
+            f"{c['momentum']}, one-cycle schedule), augmentation: {c['augment']}")
+
+
 def introduction(quick, results, seconds, part2_reason):
     part1 = results["part1"]
     lines = ["# Introduction",
@@ -406,16 +401,15 @@ def introduction(quick, results, seconds, part2_reason):
              "adapted to colour images and 100 classes, on CIFAR-100 (Part 2). Every choice is made on a "
              "validation split taken at random from the training set; the test set is used only to report.",
              "",
-             f"- Part 1: {part1['epochs']} epochs, batch size and learning rate in item 4, test accuracy "
-             f"{part1['test_accuracy']:.2%} (item 7).",
-             f"- Part 2: " + (f"{results['part2']['epochs']} epochs per model, test accuracy "
-                              f"{results['part2']['test_accuracy']:.2%} (item 6)." if "part2" in results
-                              else f"not run ({part2_reason})."),
+             f"- Part 1: {recipe(part1)}; test accuracy {part1['test_accuracy']:.2%} (item 7).",
+             "- Part 2: " + (f"{recipe(results['part2'])}; test accuracy {results['part2']['test_accuracy']:.2%} "
+                             f"(item 6), then the architecture study." if "part2" in results
+                             else f"not run ({part2_reason})."),
              f"- Executed top to bottom in {seconds / 60:.1f} minutes with Python {sys.version.split()[0]} and the "
              f"library versions printed in the first code cell."]
     if quick:
-        lines.insert(1, f"> **Quick version ({QUICK}): a smoke test of the notebook, below the assignment's 15 "
-                        f"epochs; not the deliverable.**\n")
+        lines.insert(1, f"> **Quick version ({quick_words()}): a smoke test of the notebook, below the "
+                        f"assignment's 15 epochs; not the deliverable.**\n")
     return "\n".join(lines)
 
 
@@ -452,8 +446,12 @@ def finish(nb, results, quick, seconds, part2_reason):
     return reasons
 
 
+def quick_words():
+    return ", ".join(f"{key} {value:,}" for key, value in QUICK.items())
+
+
 def incompleteness(quick, part2_reason):
-    reasons = [f"this is the --quick version ({QUICK}), below the assignment's 15 epochs"] if quick else []
+    reasons = [f"this is the --quick version ({quick_words()}), below the assignment's 15 epochs"] if quick else []
     if part2_reason:
         reasons.append(f"Part 2 did not run: {part2_reason}")
     return reasons
@@ -501,210 +499,3 @@ def make_notebook(out, quick=False, data_dir=None, allow_incomplete=False, html=
     if part2_reason and not (allow_incomplete or quick):
         raise NotebookError(f"{out} was written without Part 2 ({part2_reason}); pass --allow-incomplete to accept")
     return summary
-
-
-# --- the check --------------------------------------------------------------------------------------
-
-PART_ITEMS = {1: 8, 2: 7}
-QUESTIONS = {1: ("8(a)", "8(b)"), 2: ("7(a)", "7(b)", "7(c)")}
-ITEMS_WITHOUT_CODE = {(2, 7)}  # Part 2's item 7 holds only the questions
-# Names that belong to the tooling, never to the notebook a student hands in.
-TOOLING_WORDS = ("checkpoint", "resume", "atomic", "argparse", "tempfile", "umask", "throughput", "answer_")
-SENTENCE_END = re.compile(r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bcf\.)(?<!\bvs\.)(?<!\bal\.)(?<=[.!?])\s+", re.IGNORECASE)
-PERCENT = re.compile(r"\d+\.\d+%")
-LAYER_ORDER = re.compile(r"\b(Conv2d|ReLU|MaxPool2d|Linear)\(")
-
-
-def count_sentences(text):
-    """Sentences of prose (table rows left out): pieces ending in . ! or ? that hold at least 3 words."""
-    prose = " ".join(line for line in text.splitlines() if not line.lstrip().startswith("|"))
-    pieces = SENTENCE_END.split(prose.strip())
-    return sum(1 for p in pieces if p.endswith((".", "!", "?")) and len(re.findall(r"[A-Za-z]\S*", p)) >= 3)
-
-
-def outline(nb):
-    """[(part, item, question, cell index, cell)]: every cell tagged with the headings above it."""
-    tagged, part, item, question = [], 0, None, None
-    for index, cell in enumerate(nb.cells):
-        if cell.cell_type == "markdown":
-            if heading := re.match(r"#\s+Part\s+(\d)", cell.source):
-                part, item, question = int(heading[1]), None, None
-            elif heading := re.match(r"##\s+(\d+)\.", cell.source):
-                item, question = int(heading[1]), None
-            elif heading := re.match(r"##\s+\D", cell.source):
-                item, question = None, None
-            elif heading := re.match(r"###\s+(\d+\([a-z]\))", cell.source):
-                question = heading[1]
-        tagged.append((part, item, question, index, cell))
-    return tagged
-
-
-def code_lines(source):
-    """(code lines, comment and docstring lines) of one cell, blank lines and the #CODE HERE mark left out."""
-    lines = source.splitlines()
-    docstring = set()
-    try:
-        for node in ast.walk(ast.parse(source)):
-            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and ast.get_docstring(node) is not None:
-                docstring |= set(range(node.body[0].lineno, node.body[0].end_lineno + 1))
-    except SyntaxError:
-        pass
-    code = comments = 0
-    for number, line in enumerate(lines, 1):
-        stripped = line.strip()
-        if not stripped or stripped == CODE_MARK:
-            continue
-        if number in docstring or stripped.startswith("#"):
-            comments += 1
-        else:
-            code += 1
-            comments += "  # " in line  # a comment at the end of a code line
-    return code, comments
-
-
-def forbidden_imports(source):
-    """Modules imported outside ALLOWED_IMPORTS (IPython % and ! lines are skipped)."""
-    tree = ast.parse("\n".join("" if l.lstrip().startswith(("%", "!")) else l for l in source.splitlines()))
-    found = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found += [a.name for a in node.names if a.name.split(".")[0] not in ALLOWED_IMPORTS]
-        elif isinstance(node, ast.ImportFrom) and (node.level or node.module.split(".")[0] not in ALLOWED_IMPORTS):
-            found.append(node.module or ".")
-    return found
-
-
-def tooling_names(source):
-    """The identifiers in the code that name a tool's job (checkpoints, resume, atomic writes, ...)."""
-    try:
-        tree = ast.parse("\n".join("" if l.lstrip().startswith(("%", "!")) else l for l in source.splitlines()))
-    except SyntaxError:
-        return []
-    names = set()
-    for node in ast.walk(tree):
-        for field in ("id", "attr", "name", "arg", "module"):
-            value = getattr(node, field, None)
-            if isinstance(value, str) and any(word in value.lower() for word in TOOLING_WORDS):
-                names.add(value)
-    return sorted(names)
-
-
-def check_structure(tagged):
-    problems = []
-    for part, items in PART_ITEMS.items():
-        if not any(p == part for p, *_ in tagged):
-            problems.append(f"no '# Part {part}' heading")
-            continue
-        for item in range(1, items + 1):
-            cells = [c for p, i, q, _, c in tagged if p == part and i == item and q is None]
-            if not cells:
-                problems.append(f"Part {part}: no heading '## {item}. ...'")
-            elif (part, item) not in ITEMS_WITHOUT_CODE and not any(c.cell_type == "code" for c in cells):
-                problems.append(f"Part {part} item {item}: no '#CODE HERE' code cell")
-        for question in QUESTIONS[part]:
-            cells = [c for p, i, q, _, c in tagged if p == part and q == question]
-            if not any(c.cell_type == "markdown" and c.source.startswith(EXPLAIN_MARK) for c in cells):
-                problems.append(f"Part {part}: question {question} has no '#EXPLAIN HERE' markdown cell")
-    return problems
-
-
-def check_code(nb):
-    """Markers, execution order, errors, imports, tooling, size and comments of every code cell."""
-    problems, previous, total_code, total_comments = [], 0, 0, 0
-    for index, cell in enumerate(nb.cells):
-        if cell.cell_type != "code":
-            continue
-        where = f"cell {index + 1}"
-        if not cell.source.startswith(CODE_MARK):
-            problems.append(f"{where}: a code cell must start with {CODE_MARK!r}")
-        count = cell.get("execution_count")
-        if count is not None:
-            if count != previous + 1:
-                problems.append(f"{where}: execution count {count} after {previous}: run all cells once, in order")
-            previous = count
-        problems += [f"{where}: error output {o.ename}: {o.evalue}" for o in cell.get("outputs", [])
-                     if o.output_type == "error"]
-        try:
-            problems += [f"{where}: forbidden import {m!r}" for m in forbidden_imports(cell.source)]
-        except SyntaxError as exc:
-            problems.append(f"{where}: the code does not parse ({exc.msg})")
-        if tooling := tooling_names(cell.source):
-            problems.append(f"{where}: tooling has no place in the notebook ({', '.join(tooling)})")
-        code, comments = code_lines(cell.source)
-        total_code, total_comments = total_code + code, total_comments + comments
-        if code + comments >= 8 and comments < 0.15 * code:
-            problems.append(f"{where}: {comments} comment/docstring lines for {code} code lines (at least 15% needed)")
-    if total_code + total_comments > MAX_CODE_LINES:
-        problems.append(f"the notebook has {total_code + total_comments} non-blank code lines (at most {MAX_CODE_LINES})")
-    if total_comments < 0.2 * total_code:
-        problems.append(f"{total_comments} comment/docstring lines for {total_code} code lines (at least 20% needed)")
-    return problems
-
-
-def part_ran(tagged, part):
-    return any(c.cell_type == "code" and c.get("execution_count") for p, *_, c in tagged if p == part)
-
-
-def outputs_of(tagged, part, item):
-    cells = [c for p, i, q, _, c in tagged if p == part and i == item and c.cell_type == "code"]
-    return "".join(output_text(c) for c in cells), [o for c in cells for o in c.get("outputs", [])
-                                                  if "image/png" in o.get("data", {})]
-
-
-def published_percentages():
-    """Every accuracy in published.json as the answers write it: cited figures, not this run's outputs."""
-    published = answers.load_published()
-    values = [r["fashion_mnist"] for r in published["fashion_mnist_table3"]["rows"]]
-    values += [r["accuracy"] for r in published["cifar100_references"]["results"]]
-    return {answers.pct(value) for value in values}
-
-
-def check_results(nb, tagged):
-    """Executed parts: the spec model printed in order, loss plots, test accuracy, answers that match outputs."""
-    problems = []
-    if not part_ran(tagged, 1):
-        return ["Part 1 was not executed"]
-    if not nb.metadata.get("language_info", {}).get("version", "").startswith("3.12"):
-        problems.append("the kernel was not Python 3.12 (metadata language_info.version)")
-    layers = LAYER_ORDER.findall(outputs_of(tagged, 1, 1)[0])
-    if layers != ["Conv2d", "ReLU", "MaxPool2d"] * 3 + ["Linear"]:
-        problems.append(f"Part 1 item 1 must print the spec model in the assignment's order; found {layers}")
-    all_outputs = "".join(output_text(c) for c in nb.cells if c.cell_type == "code")
-    cited = published_percentages()
-    for part, (plot_item, accuracy_item) in {1: (5, 7), 2: (5, 6)}.items():
-        if not part_ran(tagged, part):
-            continue
-        if not outputs_of(tagged, part, plot_item)[1]:
-            problems.append(f"Part {part} item {plot_item}: no loss plot")
-        if not re.search(r"Test accuracy: \d+\.\d+%", outputs_of(tagged, part, accuracy_item)[0]):
-            problems.append(f"Part {part} item {accuracy_item}: no 'Test accuracy: NN.NN%' printed")
-        for cell_part, _, question, index, cell in tagged:
-            if cell_part != part or cell.cell_type != "markdown" or not cell.source.startswith(EXPLAIN_MARK):
-                continue
-            text = cell.source[len(EXPLAIN_MARK):]
-            if not 3 <= count_sentences(text) <= 8:
-                problems.append(f"cell {index + 1} ({question}): {count_sentences(text)} sentences (3 to 8 wanted)")
-            problems += [f"cell {index + 1} ({question}): {number} appears in no output above nor in published.json"
-                         for number in PERCENT.findall(text) if number not in all_outputs and number not in cited]
-    return problems
-
-
-def check_notebook(nb):
-    """(problems, summary): an empty problem list means the notebook passes every rule above."""
-    problems = []
-    if not nb.cells or nb.cells[0].cell_type != "markdown" or not re.search(r"\bAI\b", nb.cells[0].source):
-        problems.append("cell 1: the first cell must be the markdown AI-use disclaimer")
-    tagged = outline(nb)
-    problems += check_structure(tagged) + check_code(nb) + check_results(nb, tagged)
-    ran = [part for part in PART_ITEMS if part_ran(tagged, part)]
-    summary = (f"OK: {sum(c.cell_type == 'code' for c in nb.cells)} code cells, parts executed: "
-               f"{', '.join(map(str, ran)) or 'none'}")
-    return problems, summary
-
-
-def check_file(path):
-    try:
-        nb = nbformat.read(str(path), as_version=4)
-    except (OSError, ValueError) as exc:
-        raise NotebookError(f"cannot read {path} as a notebook: {exc}") from None
-    return check_notebook(nb)

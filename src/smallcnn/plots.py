@@ -80,10 +80,9 @@ def plot_comparison(rows, title):
     """Horizontal bars of test accuracy, best at the top, coloured by where each figure comes from."""
     colours = {"published": "#9bb7d4", "measured here": "#f0a04b", "this CNN": "#c0392b"}
     fig, ax = plt.subplots(figsize=(9, 0.3 * len(rows) + 1.6))
-    ax.barh([r["name"] for r in rows], [100 * r["accuracy"] for r in rows], color=[colours[r["source"]] for r in rows])
-    ax.set_xlim(max(0, 100 * min(r["accuracy"] for r in rows) - 5), 100)
+    names = [f"{r['name']} ({r['source']})" for r in rows]
+    ax.barh(names, [100 * r["accuracy"] for r in rows], color=[colours[r["source"]] for r in rows])
     ax.set(xlabel="test accuracy (%)", title=title)
-    ax.legend([plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()], list(colours), loc="lower right")
     ax.invert_yaxis()  # the best at the top
     fig.tight_layout()
     return fig

@@ -16,18 +16,19 @@ import torch
 from smallcnn.models import build_model, count_parameters
 from smallcnn.train import fit, make_training, train_step
 
-# name: (model variant, recipe changes, what differs from the spec-adapted model)
+# name: (model variant, recipe changes, what differs from the spec-adapted model), in the order the budget
+# goes to them: the combined candidate first, then the single changes, the slowest last.
 STUDY = {
     "spec": ("spec", {}, "nothing: the spec-adapted model"),
+    "wide-bn": ("wide-bn", {}, "widths 32-64-128 with BatchNorm (several changes at once)"),
     "no-bottleneck": ("no-bottleneck", {}, "no 5-channel bottleneck (the second conv has 16 channels)"),
-    "wide2": ("wide2", {}, "every conv layer 2x wider"),
     "batchnorm": ("batchnorm", {}, "BatchNorm after every conv"),
+    "wide2": ("wide2", {}, "every conv layer 2x wider"),
     "no-augment": ("spec", {"augment": "none"}, "augmentation off (no random crops or flips)"),
     "dropout": ("dropout", {}, "dropout 0.3 before the classifier"),
     "label-smoothing": ("spec", {"label_smoothing": 0.1}, "label smoothing 0.1"),
     "gap": ("gap", {}, "global average pooling before the classifier"),
     "wide4": ("wide4", {}, "every conv layer 4x wider"),
-    "best": ("best", {}, "widths 32-64-128 with BatchNorm (several changes: the recommended model)"),
     "wide8": ("wide8", {}, "every conv layer 8x wider"),
 }
 
