@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+import torch
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
@@ -16,3 +17,13 @@ def fashion():
     if not DEBIAN_FASHION.is_dir():
         pytest.skip("real Fashion-MNIST absent (apt-get install dataset-fashion-mnist)")
     return datastore.load_dataset("fashion-mnist", DEBIAN_FASHION)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `gpu` run only where torch finds a CUDA GPU; elsewhere they are skipped with the reason."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (torch.cuda.is_available() is False here)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

@@ -11,6 +11,7 @@ import time
 import torch
 
 from smallcnn import datastore as data
+from smallcnn import distributed
 from smallcnn.datastore import canonical_name, dataset_shape
 from smallcnn.files import SmallCNNError
 from smallcnn.models import VARIANTS, build_model, count_parameters
@@ -119,7 +120,11 @@ def add_train_command(sub) -> None:
     p.add_argument("--val-fraction", type=float, default=defaults.val_fraction)
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--subset", type=int, default=0, help="train on this many images only (quick checks)")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N "
+                                                    "(under torchrun: each process its own cuda:LOCAL_RANK)")
+    p.add_argument("--amp", action="store_true", help="bfloat16 autocast around the forward pass (CUDA only)")
+    p.add_argument("--deterministic", action="store_true",
+                   help="deterministic CUDA kernels, so that a CUDA run repeats and resumes bit for bit (slower)")
     add_unofficial_flag(p)
     p.set_defaults(handler=train_command)
 
@@ -133,7 +138,7 @@ def add_unofficial_flag(p) -> None:
 def train_config_from_args(args) -> RunConfig:
     overrides = {name: getattr(args, name) for name in (
         "variant", "epochs", "batch_size", "lr", "momentum", "nesterov", "weight_decay",
-        "label_smoothing", "augment", "val_fraction", "seed", "subset", "device")
+        "label_smoothing", "augment", "val_fraction", "seed", "subset", "device", "amp", "deterministic")
         if getattr(args, name) is not None}
     return check_config(run_config(canonical_name(args.dataset), **overrides))
 
@@ -147,13 +152,14 @@ def train_command(args) -> int:
         raise SmallCNNError("name a dataset (fashion-mnist, cifar10, cifar100) or pass --resume DIR")
     else:
         config = train_config_from_args(args)
-        if config.epochs < MIN_EPOCHS:
+        if config.epochs < MIN_EPOCHS and distributed.rank() == 0:
             print(f"warning: {config.epochs} epochs is below the assignment's minimum of {MIN_EPOCHS}",
                   file=sys.stderr)
         out = args.out or f"runs/{config.dataset}-{config.variant}"
     result = run_training(config, out, data_dir=args.data_dir, overwrite=args.overwrite, resume=bool(args.resume),
                           allow_unofficial=args.allow_unofficial_data)
-    print(f"report: {write_run_report(result)}")
+    if distributed.rank() == 0:  # under torchrun, rank 0 alone writes files and prints
+        print(f"report: {write_run_report(result)}")
     return 0
 
 
@@ -252,11 +258,21 @@ def notebook_command(args) -> int:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    together = False  # under torchrun: did every process end here alike? (see distributed.leave)
     try:
-        return args.handler(args) or 0
+        status, together = args.handler(args) or 0, True
+        return status
     except (SmallCNNError, FloatingPointError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # Under torchrun every process meets most errors alike (bad settings, a non-finite loss, Ctrl-C):
+        # rank 0 alone prints them; an error of one process's own (see distributed.own) each prints.
+        own = getattr(exc, "own", False)
+        together = not own and getattr(exc, "together", True)
+        if distributed.rank() == 0 or own:
+            print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        if distributed.rank() == 0:
+            print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        distributed.leave(together)

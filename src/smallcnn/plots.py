@@ -16,9 +16,8 @@ def show_examples(images, labels, classes, per_class=8, max_classes=10):
         for ax, i in zip(row, torch.nonzero(labels == c).flatten()[:per_class]):
             image = images[i].permute(1, 2, 0).squeeze()  # (C,H,W) -> (H,W,C); grey images lose C
             ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
-        for ax in row:
-            ax.set(xticks=[], yticks=[])
         row[0].set_ylabel(classes[c], rotation=0, ha="right", va="center", fontsize=8)
+    plt.setp(axes, xticks=[], yticks=[])
     fig.tight_layout()
     return fig
 

@@ -3,13 +3,18 @@
 The core's `fit` calls back after every epoch; the callback here writes an atomic checkpoint holding
 everything needed to continue (weights, optimizer, schedule, random-number states, history), prints
 the epoch and warns when the model has collapsed. A run killed at any moment resumes to exactly the
-history it would have had on the same machine and thread count.
+history it would have had on the same machine, thread count and number of processes.
+
+Under torchrun (see distributed.py) every process runs run_training; rank 0 alone owns the run folder:
+it checks it, writes every file and prints the log, and shares what it read (config.json, the checkpoint)
+with the others.
 """
 
 import csv
 import io
 import json
 import math
+import os
 import platform
 import sys
 from dataclasses import asdict, dataclass, fields, replace
@@ -18,7 +23,7 @@ from pathlib import Path
 import numpy
 import torch
 
-from smallcnn import datastore
+from smallcnn import datastore, distributed
 from smallcnn.data import make_splits
 from smallcnn.files import SmallCNNError, atomic_write, write_json, write_text
 from smallcnn.models import VARIANTS, build_model, count_parameters
@@ -36,6 +41,8 @@ class RunConfig(TrainConfig):
     dataset: str = "fashion-mnist"
     variant: str = "spec"
     device: str = "auto"
+    amp: bool = False               # bf16 autocast around the forward pass (CUDA only)
+    deterministic: bool = False     # deterministic CUDA kernels: a CUDA run repeats (and resumes) bit for bit
 
 
 # The core's recipes, and CIFAR-10's (which the command line also trains): crops and flips, as for CIFAR-100.
@@ -69,7 +76,10 @@ def check_config(config):
             problems.append(f"unknown {name} {value!r} (choose from: {', '.join(choices)})")
     if problems:
         raise TrainingError("; ".join(problems))
-    pick_device(config.device)  # an unknown or absent device is an error before anything is written
+    device = pick_device(config.device)  # an unknown or absent device is an error before anything is written
+    if config.amp and device.type != "cuda":
+        raise TrainingError(f"--amp (bfloat16 autocast) needs a CUDA GPU, and this run is on {device}; "
+                            f"leave --amp out")
     return config
 
 
@@ -88,6 +98,26 @@ def pick_device(name):
     if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
         raise TrainingError(f"device {name!r}: there are only {torch.cuda.device_count()} CUDA devices")
     return device
+
+
+def process_device(device):
+    """The device this process trains on: under torchrun a CUDA run puts each process on cuda:LOCAL_RANK."""
+    if distributed.world_size() == 1 or device.type == "cpu":
+        return device
+    if device.index is not None:
+        raise TrainingError(f"under torchrun each process trains on cuda:LOCAL_RANK; pass --device cuda (or auto), "
+                            f"not {device}")
+    if distributed.local_rank() >= torch.cuda.device_count():
+        raise TrainingError(f"torchrun started process {distributed.local_rank()} of this machine, but it has only "
+                            f"{torch.cuda.device_count()} CUDA devices; lower --nproc-per-node")
+    return torch.device("cuda", distributed.local_rank())
+
+
+def make_deterministic():
+    """Deterministic CUDA kernels (--deterministic): cuBLAS's fixed workspace, no non-deterministic algorithms."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts, so set it first
+    torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(True)
 
 
 def library_versions():
@@ -135,13 +165,22 @@ def save_checkpoint(path, model, optimizer, scheduler, state):
 
 def load_checkpoint(path, model, optimizer, scheduler, device):
     """Restore everything save_checkpoint saved; returns the TrainState to continue from."""
-    checkpoint = torch.load(path, map_location=device, weights_only=False)
+    return restore_checkpoint(torch.load(path, map_location=device, weights_only=False), model, optimizer,
+                              scheduler)
+
+
+def restore_checkpoint(checkpoint, model, optimizer, scheduler):
     model.load_state_dict(checkpoint["model"])
-    optimizer.load_state_dict(checkpoint["optimizer"])
+    optimizer.load_state_dict(checkpoint["optimizer"])  # moves the optimizer's state to the weights' device
     scheduler.load_state_dict(checkpoint["scheduler"])
     torch.set_rng_state(checkpoint["torch_rng"].cpu())
     if checkpoint["cuda_rng"] is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in checkpoint["cuda_rng"]])
+        states = [s.cpu() for s in checkpoint["cuda_rng"]]
+        if distributed.world_size() > 1:
+            # Every process draws the same random numbers (one seed), on its own GPU: rank 0 saved cuda:0's.
+            torch.cuda.set_rng_state(states[0])
+        else:
+            torch.cuda.set_rng_state_all(states[:torch.cuda.device_count()])
     generator = torch.Generator()
     generator.set_state(checkpoint["generator"].cpu())
     return TrainState(generator, checkpoint["history"], checkpoint["best_epoch"],
@@ -175,67 +214,114 @@ class RunResult:
     out_dir: Path
 
 
-def config_from_file(out):
-    saved = json.loads((out / "config.json").read_text())["config"]
+def config_from_saved(saved):
+    """The RunConfig in a run's config.json (read as a dict)."""
     known = {f.name for f in fields(RunConfig)}
-    return RunConfig(**{k: v for k, v in saved.items() if k in known})
+    return RunConfig(**{k: v for k, v in saved["config"].items() if k in known})
 
 
 def run_training(config, out_dir, data_dir=None, overwrite=False, resume=False, allow_unofficial=False, log=print):
     """Load data, train with a checkpoint after every epoch, test the best epoch once, write the run's files.
 
     With resume=True the configuration is read back from out_dir/config.json and training continues
-    from out_dir/checkpoint.pt; the finished run is identical to an uninterrupted one.
+    from out_dir/checkpoint.pt; the finished run is identical to an uninterrupted one. Under torchrun every
+    process calls this and returns the same result; rank 0 alone writes files and logs. The process group
+    stays until distributed.leave() (the command line leaves it after printing any error).
     """
-    out = prepare_out_dir(out_dir, overwrite, resume)
-    config = check_config(config_from_file(out) if resume else config)
-    device = pick_device(config.device)
-    config = replace(config, device=str(device))  # config.json records the device used, and resume keeps it
+    rank, world = distributed.join()
+    return train_run(config, out_dir, data_dir, overwrite, resume, allow_unofficial,
+                     log if rank == 0 else (lambda line: None))
+
+
+def train_run(config, out_dir, data_dir, overwrite, resume, allow_unofficial, log):
+    rank, world = distributed.rank(), distributed.world_size()
+    main = rank == 0
+    out = distributed.from_main(lambda: prepare_out_dir(out_dir, overwrite, resume))
+    saved = distributed.from_main(lambda: json.loads((out / "config.json").read_text())) if resume else None
+    config = check_config(config_from_saved(saved) if resume else config)
+    try:
+        device = process_device(pick_device(config.device))
+    except TrainingError as exc:  # a machine of a multi-machine run may lack what the others have
+        raise distributed.own(exc) from None
+    if config.deterministic:
+        make_deterministic()
+    # config.json records the device used, and resume keeps it (under torchrun: its type, each process its own).
+    config = replace(config, device=str(device) if world == 1 else device.type)
     dataset = datastore.load_dataset(config.dataset, data_dir, allow_unofficial=allow_unofficial)
     splits = make_splits(dataset.train_images, dataset.train_labels, dataset.test_images, dataset.test_labels,
                          config.val_fraction, config.seed, config.subset, device)
-    torch.manual_seed(config.seed)
+    check_shards(len(splits.train_y), config.batch_size, world)
+    torch.manual_seed(config.seed)  # every process starts from the same weights and draws the same numbers
     model = build_model(config.variant, dataset.train_images.shape[1], dataset.train_images.shape[2],
                         len(dataset.classes)).to(device, memory_format=torch.channels_last)
+    if config.amp:
+        model = distributed.use_amp(model)
+    model = distributed.wrap(model, device)  # DDP under torchrun; the model itself in one process
     criterion, optimizer, scheduler = make_training(model, config, math.ceil(len(splits.train_y) / config.batch_size))
     if resume:
-        state = load_checkpoint(out / "checkpoint.pt", model, optimizer, scheduler, device)
+        checkpoint = (torch.load(out / "checkpoint.pt", map_location=device, weights_only=False) if world == 1 else
+                      distributed.from_main(lambda: torch.load(out / "checkpoint.pt", map_location="cpu",
+                                                               weights_only=False)))
+        state = restore_checkpoint(checkpoint, model, optimizer, scheduler)
         log(f"resuming after epoch {len(state.history)} of {config.epochs}")
+        if saved.get("world_size", 1) != world:
+            log(f"note: this run started with {saved.get('world_size', 1)} processes and goes on with {world}: "
+                f"its figures will match the uninterrupted run's to rounding, not bit for bit")
     else:
         state = TrainState(torch.Generator().manual_seed(config.seed))
-        write_json(out / "config.json", {"config": asdict(config), "device": str(device), "dataset": dataset.identity,
-                                         "data_location": dataset.location, "versions": library_versions()})
+        if main:
+            write_json(out / "config.json", {"config": asdict(config), "device": str(device), "world_size": world,
+                                             "dataset": dataset.identity, "data_location": dataset.location,
+                                             "versions": library_versions()})
     log(f"{dataset.name}: {dataset.identity}; {len(splits.train_y):,} train / {len(splits.val_y):,} validation"
         f" / {len(splits.test_y):,} test images; model {config.variant} with {count_parameters(model):,} "
-        f"parameters on {device}")
+        f"parameters on {device}" + (f" and {world - 1} more process{'es' * (world > 2)} (torchrun)" if world > 1 else ""))
 
     def on_epoch_end(state):
+        if not main:
+            return
         save_checkpoint(out / "checkpoint.pt", model, optimizer, scheduler, state)
         log(format_epoch(state.history[-1], config.epochs))
-        predicted = evaluate(model, splits.val_x, splits.val_y, criterion)[2].unique().numel()
+        predicted = evaluate(distributed.plain(model), splits.val_x, splits.val_y, criterion)[2].unique().numel()
         warning = collapse_warning(state.history[-1], len(dataset.classes), predicted)
         if warning:
             print(warning, file=sys.stderr)
 
+    resume_command = distributed.command(f"train --resume {out}")
     try:
         state = fit(model, splits, criterion, optimizer, scheduler, config, state, on_epoch_end)
     except KeyboardInterrupt:
-        raise TrainingError(f"interrupted; the last finished epoch is saved in {out / 'checkpoint.pt'}: "
-                            f"continue with `smallcnn train --resume {out}`") from None
+        raise distributed.apart(TrainingError(f"interrupted; the last finished epoch is saved in "
+                                              f"{out / 'checkpoint.pt'}: continue with `{resume_command}`")) from None
     except FloatingPointError as exc:
         kept = f"the last good checkpoint is kept in {out}" if state.history else "no epoch had finished"
         raise TrainingError(f"epoch {len(state.history) + 1}: {exc}; {kept}") from None
+    except torch.distributed.DistError as exc:  # another process stopped (killed, interrupted, failed)
+        raise distributed.own(TrainingError(
+            f"process {rank}: another process of the run stopped ({str(exc).splitlines()[0]}); the last finished "
+            f"epoch is saved in {out / 'checkpoint.pt'}: continue with `{resume_command}`")) from None
+    model = distributed.plain(model)
     model.load_state_dict(state.best_weights)
-    metrics = test_metrics(model, splits, criterion, config, dataset, state, device)
-    atomic_write(out / "model.pt", lambda f: torch.save(
-        {"state_dict": state.best_weights, "config": asdict(config), "mean": splits.mean, "std": splits.std,
-         "classes": list(dataset.classes)}, f))
-    write_history_csv(out / "history.csv", state.history)
-    write_json(out / "metrics.json", metrics)
-    (out / "checkpoint.pt").unlink()
+    metrics = {**test_metrics(model, splits, criterion, config, dataset, state, device), "world_size": world}
+    if main:
+        atomic_write(out / "model.pt", lambda f: torch.save(
+            {"state_dict": state.best_weights, "config": asdict(config), "mean": splits.mean, "std": splits.std,
+             "classes": list(dataset.classes)}, f))
+        write_history_csv(out / "history.csv", state.history)
+        write_json(out / "metrics.json", metrics)
+        (out / "checkpoint.pt").unlink()
     log(f"test accuracy {metrics['test_accuracy']:.2%} (best epoch {state.best_epoch}, "
         f"validation {state.best_val_accuracy:.2%})")
     return RunResult(config, state.history, metrics, dataset, out)
+
+
+def check_shards(n, batch_size, world):
+    """Under torchrun every process needs at least one image of every batch, the last one included."""
+    last = n % batch_size or batch_size
+    if world > 1 and min(batch_size, last) < world:
+        raise TrainingError(
+            f"{world} processes cannot share a batch of {min(batch_size, last)} images (batch size {batch_size}, "
+            f"{n:,} training images: the last batch holds {last}); choose another --batch-size or --subset")
 
 
 def test_metrics(model, splits, criterion, config, dataset, state, device):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import distributed, nn
 
 MIN_EPOCHS = 15  # the assignment's minimum
 
@@ -56,9 +56,7 @@ def lr_factor(step, total):
     few dozen steps can kill every ReLU of the small network, which then predicts one class for ever.
     """
     warmup = max(1, min(max(round(0.25 * total), 300), round(0.75 * total)))
-    if step < warmup:
-        return (step + 1) / warmup
-    return max(0.0, (total - step) / (total - warmup + 1))
+    return (step + 1) / warmup if step < warmup else max(0.0, (total - step) / (total - warmup + 1))
 
 
 def make_training(model, config, steps_per_epoch):
@@ -103,23 +101,25 @@ def train_epoch(model, splits, criterion, optimizer, scheduler, config, generato
     """One pass over the training split in a seeded random order; returns (mean loss, accuracy)."""
     model.train()
     n = len(splits.train_y)
+    # Under torchrun, each of `world` processes trains on its share of every batch (one process: all of it).
+    rank, world = (distributed.get_rank(), distributed.get_world_size()) if distributed.is_initialized() else (0, 1)
     order = torch.randperm(n, generator=generator).to(splits.train_y.device)
-    # Running totals stay on the device and are read once per epoch: no sync after every batch.
-    total_loss = torch.zeros((), device=splits.train_y.device)
-    correct = torch.zeros((), dtype=torch.long, device=splits.train_y.device)
+    # The summed loss and the correct predictions stay on the device, read once per epoch: no sync per batch.
+    totals = torch.zeros(2, device=splits.train_y.device)
     for start in range(0, n, config.batch_size):
         idx = order[start:start + config.batch_size]
-        images = augment(splits.train_x[idx], config.augment, generator)
-        labels = splits.train_y[idx]
+        images = augment(splits.train_x[idx], config.augment, generator)[rank::world]
+        labels = splits.train_y[idx][rank::world]
         loss, logits = train_step(model, images, labels, criterion, optimizer)
         scheduler.step()
-        total_loss += loss.detach() * len(labels)
-        correct += (logits.argmax(dim=1) == labels).sum()
-    mean_loss = total_loss.item() / n
+        totals += torch.stack([loss.detach() * len(labels), (logits.argmax(dim=1) == labels).sum()])
+    if world > 1:  # the totals of all processes: every one returns the same figures and decision below
+        distributed.all_reduce(totals)
+    mean_loss = totals[0].item() / n
     if not math.isfinite(mean_loss):
         raise FloatingPointError(f"the training loss became {mean_loss}; lower the learning rate "
                                  f"(now {config.lr}) and start again")
-    return mean_loss, correct.item() / n
+    return mean_loss, totals[1].item() / n
 
 
 @torch.inference_mode()
