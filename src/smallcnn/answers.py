@@ -57,6 +57,8 @@ FAMILIES = {
     "GaussianNB": "Gaussian naive Bayes assumes the pixels are independent given the class, which neighbouring "
                   "pixels never are",
 }
+# The families that store far more numbers than the CNN's few thousand weights.
+LARGE = {"SVC", "GradientBoostingClassifier", "RandomForestClassifier", "MLPClassifier", "KNeighborsClassifier"}
 KIND = {"LogisticRegression": "linear", "LinearSVC": "linear", "SGDClassifier": "linear", "Perceptron": "linear",
         "PassiveAggressiveClassifier": "linear", "DecisionTreeClassifier": "tree", "ExtraTreeClassifier": "tree"}
 TEST_IMAGES = 10_000  # the Fashion-MNIST test set, on which Table 3 and item 7 are both measured
@@ -91,16 +93,25 @@ def answer_8a(part1):
                  f"{TEST_IMAGES:,} test images" if margin < 0.01 else "")
         sentences.append(f"{count(len(better), 'classifier', 'classifiers')} of Table 3 "
                          f"{'reports' if len(better) == 1 else 'report'} better accuracy: {listing(better)}{close}.")
-        if how_they_work(better):
-            sentences.append(f"They decide with far more stored numbers than my network: {how_they_work(better)} "
-                             f"(general knowledge about these methods).")
+        large = [r for r in better if r["name"] in LARGE]
+        if large:
+            sentences.append(f"{'It decides' if len(large) == 1 else 'Those decide'} with far more stored numbers "
+                             f"than my network: {how_they_work(large)} (general knowledge about these methods).")
     else:
         sentences.append(f"None of Table 3's {len(published)} classifiers reports better accuracy; the closest is "
                          f"{listing(worse[:1])}.")
     if worse:
         sentences.append(f"{count(len(worse), 'classifier reports', 'classifiers report')} worse accuracy: "
                          f"{listing(worse)}.")
-        sentences.append(f"Of those, {how_they_work(worse)} (general knowledge).")
+        large = [r["name"] for r in worse if r["name"] in LARGE]
+        simple = [r for r in worse if r["name"] not in LARGE]
+        if large:
+            one = len(large) == 1
+            sentences.append(f"Even {join(large)}, which {'decides' if one else 'decide'} with far more stored "
+                             f"numbers than my network, {'scores' if one else 'score'} lower, so size alone does "
+                             f"not decide the ranking.")
+        if simple:
+            sentences.append(f"Among the simpler ones, {how_they_work(simple)} (general knowledge).")
         sentences.append("My network instead applies the same small convolution filters at every position, and its "
                          "max-pooling tolerates small shifts, so it learns local shapes such as collars, soles and "
                          "handles instead of one weight per pixel.")
