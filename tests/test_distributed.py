@@ -37,12 +37,7 @@ TIMING = ("seconds", "images_per_second", "train_seconds")
 LOSSES = ("train_loss", "val_loss")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 def free_port():

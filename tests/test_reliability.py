@@ -34,14 +34,7 @@ STEPS_PER_EPOCH = 16  # 2,000 images in batches of 128
 TIMING = ("seconds", "images_per_second", "train_seconds")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # The test machine's 2 cores are shared: two OpenMP threads then stall at every barrier (about 10x
-    # slower than one thread), so the tests train on one.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 def run_args(fashion, out, *extra):

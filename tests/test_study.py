@@ -28,14 +28,7 @@ SHAPE = (3, 32, 100)
 NOT_OFFICIAL = "NOT the official CIFAR-100"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # The test machine's 2 cores are shared: two OpenMP threads then stall at every barrier (measured
-    # ~10x slower than one thread here), so the tests train on one.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -369,6 +369,8 @@ def copy_outputs(run_nb, nb, runnable):
     for source, index in zip(run_nb.cells, runnable):
         nb.cells[index].outputs = source.get("outputs", [])
         nb.cells[index].execution_count = source.get("execution_count")
+        if "execution" in source.metadata:  # nbclient's timestamps: when each cell started and ended
+            nb.cells[index].metadata["execution"] = source.metadata["execution"]
 
 
 # --- the explanations and the introduction, from the results ----------------------------------------
