@@ -311,12 +311,14 @@ def test_full_run_lines_give_mean_and_sd_over_seeds_with_machine_and_versions():
 
 @pytest.mark.slow
 def test_full_run_trains_and_tests_a_real_model(fashion):
+    # A short run at the default peak rate of 0.1 is chaotic (the thread count alone decides whether it
+    # trains well), so this check of the report's plumbing trains at a calmer 0.05.
     runs = bench.time_full_runs([0], fashion.location, log=lambda line: None,
-                                subset=2000, epochs=2)
-    assert runs[0]["test_accuracy"] > 0.5 and runs[0]["epochs"] == 2
+                                subset=4000, epochs=3, lr=0.05)
+    assert runs[0]["test_accuracy"] > 0.5 and runs[0]["epochs"] == 3
     assert runs[0]["seconds"] >= runs[0]["train_seconds"] > 0
     text = "\n".join(bench.full_run_lines(runs))  # the report reads these keys of a real run's metrics
-    assert f"test accuracy {runs[0]['test_accuracy']:.2%}" in text and "2 epochs" in text
+    assert f"test accuracy {runs[0]['test_accuracy']:.2%}" in text and "3 epochs" in text
 
 
 def test_command_line_defaults_to_five_seeds_and_rejects_bad_values(capsys):
