@@ -11,7 +11,6 @@ comparison.png.
 
 import csv
 import inspect
-import io
 import json
 import time
 import warnings
@@ -33,7 +32,7 @@ from smallcnn import datastore
 from smallcnn.answers import answer_8a, answer_8b, load_published
 from smallcnn.compare import rank, table3_rows
 from smallcnn.data import random_split
-from smallcnn.files import SmallCNNError, write_text
+from smallcnn.files import SmallCNNError, csv_text, write_text
 from smallcnn.plots import plot_comparison
 
 
@@ -151,11 +150,7 @@ def ensure_default_run(data_dir, log):
 
 
 def comparison_csv(ranked):
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(ranked)
-    return text.getvalue()
+    return csv_text(ranked, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
 
 
 def part1_results(run_dir, metrics, others, cnn):

@@ -1,5 +1,7 @@
 """The tooling's shared basics: the one-line user-facing error, and files that are never half-written."""
 
+import csv
+import io
 import json
 import os
 import tempfile
@@ -40,3 +42,12 @@ def write_text(path, text):
 
 def write_json(path, obj):
     write_text(path, json.dumps(obj, indent=2))
+
+
+def csv_text(rows, fieldnames, **options):
+    """The rows (dicts) as CSV text with a header line; options go to csv.DictWriter."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=fieldnames, **options)
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue()

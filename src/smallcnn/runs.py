@@ -10,8 +10,6 @@ it checks it, writes every file and prints the log, and shares what it read (con
 with the others.
 """
 
-import csv
-import io
 import json
 import math
 import os
@@ -25,7 +23,7 @@ import torch
 
 from smallcnn import datastore, distributed
 from smallcnn.data import make_splits
-from smallcnn.files import SmallCNNError, atomic_write, write_json, write_text
+from smallcnn.files import SmallCNNError, atomic_write, csv_text, write_json, write_text
 from smallcnn.models import VARIANTS, build_model, count_parameters
 from smallcnn.plots import confusion_matrix, plot_confusion, plot_curves
 from smallcnn.train import RECIPES, TrainConfig, TrainState, evaluate, fit, make_training
@@ -163,13 +161,8 @@ def save_checkpoint(path, model, optimizer, scheduler, state):
     atomic_write(path, lambda f: torch.save(checkpoint, f))
 
 
-def load_checkpoint(path, model, optimizer, scheduler, device):
-    """Restore everything save_checkpoint saved; returns the TrainState to continue from."""
-    return restore_checkpoint(torch.load(path, map_location=device, weights_only=False), model, optimizer,
-                              scheduler)
-
-
 def restore_checkpoint(checkpoint, model, optimizer, scheduler):
+    """Restore everything save_checkpoint saved; returns the TrainState to continue from."""
     model.load_state_dict(checkpoint["model"])
     optimizer.load_state_dict(checkpoint["optimizer"])  # moves the optimizer's state to the weights' device
     scheduler.load_state_dict(checkpoint["scheduler"])
@@ -187,10 +180,16 @@ def restore_checkpoint(checkpoint, model, optimizer, scheduler):
                       checkpoint["best_val_accuracy"], checkpoint["best_weights"])
 
 
+def at_chance(loss, num_classes):
+    """Whether a loss sits at ln K, what predicting every class as equally likely gives (within 5 %)."""
+    chance = math.log(num_classes)
+    return abs(loss - chance) < 0.05 * chance
+
+
 def collapse_warning(row, num_classes, predicted_classes):
     """A one-line warning when the model predicts one class and its loss sits at ln K (chance), else None."""
     chance = math.log(num_classes)
-    if predicted_classes == 1 and abs(row["train_loss"] - chance) < 0.05 * chance:
+    if predicted_classes == 1 and at_chance(row["train_loss"], num_classes):
         return (f"warning: the model has collapsed in epoch {row['epoch']}: it predicts one class for every "
                 f"validation image and its loss stays at ln {num_classes} = {chance:.3f} (every ReLU is dead); "
                 f"start again with a lower --lr or more epochs (a longer warm-up)")
@@ -282,6 +281,8 @@ def train_run(config, out_dir, data_dir, overwrite, resume, allow_unofficial, lo
             return
         save_checkpoint(out / "checkpoint.pt", model, optimizer, scheduler, state)
         log(format_epoch(state.history[-1], config.epochs))
+        if not at_chance(state.history[-1]["train_loss"], len(dataset.classes)):
+            return  # a healthy epoch: no need to count the classes it predicts (another validation pass)
         predicted = evaluate(distributed.plain(model), splits.val_x, splits.val_y, criterion)[2].unique().numel()
         warning = collapse_warning(state.history[-1], len(dataset.classes), predicted)
         if warning:
@@ -343,11 +344,7 @@ def test_metrics(model, splits, criterion, config, dataset, state, device):
 
 
 def write_history_csv(path, history):
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=list(history[0]))
-    writer.writeheader()
-    writer.writerows(history)
-    write_text(path, text.getvalue())
+    write_text(path, csv_text(history, list(history[0])))
 
 
 # --- the run's figures and report.md -----------------------------------------------------------------

@@ -6,15 +6,13 @@ spec-adapted model are each tested once, and study.md / study.csv / study.json /
 written. Every output says whether the data was the official dataset.
 """
 
-import csv
-import io
 from pathlib import Path
 
 from torch import nn
 
 from smallcnn import datastore
 from smallcnn.data import make_splits
-from smallcnn.files import SmallCNNError, write_json, write_text
+from smallcnn.files import SmallCNNError, csv_text, write_json, write_text
 from smallcnn.plots import plot_study
 from smallcnn.runs import check_config, pick_device, run_config, save_figure
 from smallcnn.study import STUDY, chosen_entry, run_study
@@ -73,12 +71,9 @@ def study_markdown(rows, data, chosen):
 
 def write_study_outputs(out, rows, data, chosen):
     """study.md, study.csv, study.json and study.png."""
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=[*rows[0], "dataset_identity"])
-    writer.writeheader()
-    writer.writerows({**row, "dataset_identity": data.identity} for row in rows)
     write_text(out / "study.md", study_markdown(rows, data, chosen))
-    write_text(out / "study.csv", text.getvalue())
+    write_text(out / "study.csv", csv_text([{**row, "dataset_identity": data.identity} for row in rows],
+                                           [*rows[0], "dataset_identity"]))
     write_json(out / "study.json", {"title": study_title(data), "dataset_identity": data.identity,
                                     "official": data.official, "chosen": chosen, "rows": rows})
     save_figure(plot_study(rows, study_title(data)), out / "study.png")
