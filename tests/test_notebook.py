@@ -81,8 +81,14 @@ def test_item_two_shows_cross_entropy_and_sgd_literally(built):
 
 def test_code_size_comments_and_no_tooling(built):
     assert notebookcheck.check_code(built) == []
-    lines = sum(sum(notebookcheck.code_lines(c.source)) for c in code_cells(built))
-    assert lines <= notebookcheck.MAX_CODE_LINES
+    lines = [line.strip() for c in code_cells(built) for line in c.source.splitlines()]
+    assert len([line for line in lines if line not in ("", "#CODE HERE")]) <= notebookcheck.MAX_CODE_LINES
+
+
+def test_size_counts_non_blank_lines_once_and_comments_count_trailing_ones():
+    source = "#CODE HERE\n\nx = 1  # why x is 1\n# a note\ndef f():\n    \"\"\"Doc.\"\"\"\n"
+    assert notebookcheck.non_blank_lines(source) == 4
+    assert notebookcheck.code_lines(source) == (2, 3)
 
 
 # --- the check catches what it should ---------------------------------------------------------------
