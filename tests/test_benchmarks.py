@@ -12,6 +12,7 @@ import math
 import re
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -22,6 +23,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench  # noqa: E402  (benchmarks/ is not a package: it is on the path above)
 import levers  # noqa: E402
+import study_jobs  # noqa: E402
 import throughput  # noqa: E402
 from smallcnn.models import build_model, count_parameters  # noqa: E402
 from timing import median_ratio  # noqa: E402
@@ -74,7 +76,8 @@ def imported_modules(path):
 def test_benchmark_code_is_outside_the_package_and_has_no_import_cycle():
     package = ROOT / "src" / "smallcnn"
     assert not (package / "bench.py").exists() and not (package / "levers.py").exists()
-    scripts = {"bench", "levers", "throughput", "timing"}
+    scripts = {path.stem for path in (ROOT / "benchmarks").glob("*.py")}
+    assert {"bench", "levers", "throughput", "timing", "study_jobs"} <= scripts
     for module in package.glob("*.py"):
         assert not imported_modules(module) & scripts, module
     assert "bench" not in imported_modules(ROOT / "benchmarks" / "levers.py")  # bench imports levers, not back
@@ -378,3 +381,29 @@ def test_throughput_measures_each_entry_with_its_own_model_and_recipe():
     images, labels = torch.randn(256, 3, 32, 32), torch.randint(0, 100, (256,))
     throughput.time_training_steps(model, images, labels, default_config("cifar100"), steps=1)
     assert not torch.equal(weights(model), before)  # the timed steps are real SGD steps
+
+
+# --- the study with --jobs ------------------------------------------------------------------------------
+
+def test_study_jobs_speed_ups_are_computed_from_the_measured_seconds():
+    rows = [{"seconds": 30.0}, {"seconds": 50.5}, {"seconds": None}]  # the last one was skipped
+    results = [("sequential, all threads", 100.0, {"jobs": 1, "threads_per_entry": 2, "rows": rows}),
+               ("sequential, 1 thread", 150.0, {"jobs": 1, "threads_per_entry": 1, "rows": rows[:1]}),
+               ("--jobs 2", 60.0, {"jobs": 2, "threads_per_entry": 1, "rows": rows[1:]})]
+    text = study_jobs.report(results, SimpleNamespace(jobs=2, epochs=2, subset=20_000, entries="spec,gap"))
+    assert "| sequential, all threads | 1 | 2 | 100.0 | 1.00x | 80.5 |" in text
+    assert "| sequential, 1 thread | 1 | 1 | 150.0 | 0.67x | 30.0 |" in text
+    assert "| --jobs 2 | 2 | 1 | 60.0 | 1.67x | 50.5 |" in text
+
+
+@pytest.mark.slow
+def test_study_jobs_runs_the_three_studies_with_their_threads(tmp_path, capsys):
+    out = tmp_path / "study_jobs.md"
+    study_jobs.main(["--epochs", "1", "--subset", "300", "--entries", "spec,gap", "--images", "1000",
+                     "--out", str(out)])
+    rows = [line for line in out.read_text().splitlines() if line.startswith("| ") and "x |" in line]
+    cells = [row.strip("| ").split(" | ") for row in rows]
+    every = int(cells[0][2])  # the threads a fresh torch process takes here
+    assert [cell[:3] for cell in cells] == [["sequential, all threads", "1", str(every)],
+                                            ["sequential, 1 thread", "1", "1"], ["--jobs 2", "2", str(max(1, every // 2))]]
+    assert all(float(cell[3]) > 0 for cell in cells)

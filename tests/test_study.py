@@ -7,7 +7,13 @@ set is evaluated once, after choosing, for the chosen entry and the spec-adapted
 
 import csv
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import asdict, replace
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -311,3 +317,100 @@ def test_a_study_where_nothing_fits_the_budget_still_reports(cifar_dir, tmp_path
                  "--allow-unofficial-data"]) == 0
     assert "skipped (over budget): spec, gap" in capsys.readouterr().out
     assert "none ran" in (out / "study.md").read_text()
+
+
+# --- the study on several processes (--jobs) ------------------------------------------------------------------
+
+SAME_IN_BOTH = ("entry", "status", "params", "val_accuracy", "best_epoch", "val_delta_points", "test_accuracy")
+
+
+def test_parallel_study_gives_each_entry_the_sequential_result_with_the_same_threads(study_out, cifar_dir, tmp_path):
+    """study_out ran sequentially on 1 thread (one_thread); 2 jobs of this 1 thread each must equal it exactly."""
+    lines = []
+    rows, chosen = studyrun.run_study_command(tmp_path, "cifar100", ["spec", "wide2", "gap"], budget_minutes=30,
+                                              epochs=1, data_dir=cifar_dir, subset=300, device="cpu",
+                                              allow_unofficial=True, jobs=2, log=lines.append)
+    assert "2 at a time, 1 threads each" in lines[0]
+    assert [line.split()[0] for line in lines[1:]] == ["spec", "wide2", "gap"]  # logged as each entry ends
+    assert chosen == study_out.chosen
+    for parallel, sequential in zip(rows, study_out.rows, strict=True):
+        assert {k: parallel[k] for k in SAME_IN_BOTH} == {k: sequential[k] for k in SAME_IN_BOTH}
+    saved = json.loads((tmp_path / "study.json").read_text())
+    assert (saved["jobs"], saved["threads_per_entry"]) == (2, 1)
+    assert json.loads((study_out.out / "study.json").read_text())["jobs"] == 1
+    assert "1 threads, 2 entries at a time" in (tmp_path / "study.md").read_text()
+
+
+def test_parallel_study_histories_equal_the_sequential_ones(cifar):
+    """The workers' whole histories come back, equal to the same entries trained here in sequence."""
+    base = check_config(run_config("cifar100", epochs=2, subset=300, device="cpu"))
+    splits = splits_of(cifar, base)
+    _, sequential = run_study(["spec", "batchnorm"], splits, base, SHAPE, budget_seconds=1e6)
+    _, parallel = studyrun.run_study_in_parallel(["spec", "batchnorm"], splits, base, SHAPE, 1e6, 2, 1,
+                                                 log=lambda line: None)
+    for name in ("spec", "batchnorm"):
+        drop = ("seconds", "images_per_second")
+        strip = [[{k: v for k, v in e.items() if k not in drop} for e in trained[name][1].history]
+                 for trained in (sequential, parallel)]
+        assert strip[0] == strip[1] and len(strip[0]) == 2
+        model = parallel[name][0]
+        assert evaluate(model, splits.val_x, splits.val_y, nn.CrossEntropyLoss())[1] == \
+            parallel[name][1].best_val_accuracy  # the model holds the best epoch's weights
+
+
+def test_parallel_study_skips_what_does_not_fit_and_checks_jobs(cifar_dir, tmp_path, capsys):
+    common = ["study", "cifar100", "--data-dir", str(cifar_dir), "--out", str(tmp_path), "--epochs", "1",
+              "--subset", "200", "--device", "cpu", "--variants", "spec,gap", "--allow-unofficial-data"]
+    assert main([*common, "--budget-minutes", "0", "--jobs", "2"]) == 0
+    assert "skipped (over budget): spec, gap" in capsys.readouterr().out
+    assert main([*common, "--jobs", "0"]) == 2
+    assert "--jobs must be at least 1" in capsys.readouterr().err
+
+
+def process_state(pid):
+    """(state letter, parent id) of a process from /proc, or None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0], int(fields[1])
+
+
+def children(pid):
+    """The ids of the running processes whose parent is `pid`."""
+    found = [(int(path.parent.name), process_state(path.parent.name)) for path in Path("/proc").glob("[0-9]*/stat")]
+    return [child for child, state in found if state and state[1] == pid and state[0] != "Z"]
+
+
+def running(pid):
+    """False once the process has ended (an unreaped zombie has ended too)."""
+    state = process_state(pid)
+    return state is not None and state[0] != "Z"
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_a_parallel_study_and_its_workers(cifar_dir, tmp_path):
+    """Ctrl-C reaches the whole process group, as from a terminal: the workers ignore it, the parent ends them."""
+    command = [sys.executable, "-m", "smallcnn", "study", "cifar100", "--data-dir", str(cifar_dir), "--out",
+               str(tmp_path / "out"), "--epochs", "50", "--variants", "spec,wide2,gap", "--jobs", "2",
+               "--device", "cpu", "--budget-minutes", "30", "--allow-unofficial-data"]
+    study = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert "2 at a time" in study.stdout.readline()  # the data is loaded; the workers start now
+        deadline = time.time() + 60
+        while len(workers := children(study.pid)) < 2 and time.time() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)  # the workers are starting: importing torch, loading their split
+        os.killpg(study.pid, signal.SIGINT)
+        _, err = study.communicate(timeout=60)
+    finally:
+        study.kill()
+    assert len(workers) >= 2, "the workers never started"
+    assert study.returncode == 130 and err.strip().splitlines()[-1] == "interrupted"
+    assert "Traceback" not in err
+    deadline = time.time() + 10
+    while [pid for pid in workers if running(pid)] and time.time() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in workers if running(pid)]
+    assert not (tmp_path / "out" / "study.json").exists()

@@ -202,6 +202,8 @@ def add_study_command(sub) -> None:
     p.add_argument("--subset", type=int, default=0, help="train on this many images only (quick checks)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="train this many entries at a time in worker processes, sharing the threads (default 1)")
     add_unofficial_flag(p)
     p.set_defaults(handler=study_command)
 
@@ -213,7 +215,8 @@ def study_command(args) -> int:
     if args.epochs is not None and args.epochs < MIN_EPOCHS:
         print(f"warning: {args.epochs} epochs is below the assignment's minimum of {MIN_EPOCHS}", file=sys.stderr)
     rows, chosen = run_study_command(args.out, canonical_name(args.dataset), names, args.budget_minutes, args.epochs,
-                                     args.data_dir, args.subset, args.seed, args.device, args.allow_unofficial_data)
+                                     args.data_dir, args.subset, args.seed, args.device, args.allow_unofficial_data,
+                                     args.jobs)
     skipped = [r["entry"] for r in rows if r["status"] != "ran"]
     print(f"chosen on validation: {chosen}; table: {args.out}/study.md"
           + (f"; skipped (over budget): {', '.join(skipped)}" if skipped else ""))

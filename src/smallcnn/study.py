@@ -55,31 +55,39 @@ def run_study(names, splits, base, shape, budget_seconds, trained=None):
 
     Entries already in `trained` (such as the spec-adapted model trained before) are not trained again.
     """
-    rows, trained, start = [], dict(trained or {}), time.perf_counter()
-    for name in names:
-        variant, changes, change = STUDY[name]
-        config = replace(base, **changes)
-        torch.manual_seed(config.seed)  # every entry starts from the same random state
-        model = build_model(variant, *shape).to(splits.train_x.device, memory_format=torch.channels_last)
-        row = {"entry": name, "change": change, "params": count_parameters(model), "status": "ran",
-               "val_accuracy": None, "best_epoch": None, "seconds": None, "epochs": config.epochs}
-        if name not in trained:
-            estimate, left = estimate_seconds(model, splits, config), budget_seconds - (time.perf_counter() - start)
-            if estimate > left:
-                rows.append({**row, "status": f"skipped: needs about {estimate:.0f} s, {max(left, 0):.0f} s left"})
-                continue
-            steps = math.ceil(len(splits.train_y) / config.batch_size)
-            state = fit(model, splits, *make_training(model, config, steps), config)
-            model.load_state_dict(state.best_weights)  # keep the best epoch's weights, as in Part 1
-            trained[name] = (model, state)
-        state = trained[name][1]
-        rows.append({**row, "val_accuracy": state.best_val_accuracy, "best_epoch": state.best_epoch,
-                     "seconds": sum(epoch["seconds"] for epoch in state.history)})
+    trained, start = dict(trained or {}), time.perf_counter()
+    rows = [study_entry(name, splits, base, shape, budget_seconds - (time.perf_counter() - start), trained)
+            for name in names]  # one after the other, each given the budget that is left when it starts
+    return compare_with_spec(rows), trained
+
+
+def study_entry(name, splits, base, shape, seconds_left, trained):
+    """One entry's table row; trains it into `trained` unless it is there or would not fit in seconds_left."""
+    variant, changes, change = STUDY[name]
+    config = replace(base, **changes)
+    torch.manual_seed(config.seed)  # every entry starts from the same random state
+    model = build_model(variant, *shape).to(splits.train_x.device, memory_format=torch.channels_last)
+    row = {"entry": name, "change": change, "params": count_parameters(model), "status": "ran",
+           "val_accuracy": None, "best_epoch": None, "seconds": None, "epochs": config.epochs}
+    if name not in trained:
+        estimate = estimate_seconds(model, splits, config)
+        if estimate > seconds_left:
+            return {**row, "status": f"skipped: needs about {estimate:.0f} s, {max(seconds_left, 0):.0f} s left"}
+        steps = math.ceil(len(splits.train_y) / config.batch_size)
+        state = fit(model, splits, *make_training(model, config, steps), config)
+        model.load_state_dict(state.best_weights)  # keep the best epoch's weights, as in Part 1
+        trained[name] = (model, state)
+    state = trained[name][1]
+    return {**row, "val_accuracy": state.best_val_accuracy, "best_epoch": state.best_epoch,
+            "seconds": sum(epoch["seconds"] for epoch in state.history)}
+
+
+def compare_with_spec(rows):
+    """Adds each row's change in validation accuracy against the spec-adapted model, in points."""
     spec = next((r["val_accuracy"] for r in rows if r["entry"] == "spec"), None)
-    for row in rows:  # the change in validation accuracy against the spec-adapted model, in points
-        known = row["val_accuracy"] is not None and spec is not None
-        row["val_delta_points"] = 100 * (row["val_accuracy"] - spec) if known else None
-    return rows, trained
+    for row in rows:
+        row["val_delta_points"] = None if None in (row["val_accuracy"], spec) else 100 * (row["val_accuracy"] - spec)
+    return rows
 
 
 def chosen_entry(rows):

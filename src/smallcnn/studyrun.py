@@ -4,18 +4,29 @@ The study itself (entries, budget, ranking on validation) is the core's `study.r
 data is loaded with its identity, the chosen entry -- the best by validation accuracy -- and the
 spec-adapted model are each tested once, and study.md / study.csv / study.json / study.png are
 written. Every output says whether the data was the official dataset.
+
+With `jobs` > 1 the entries train concurrently in worker processes, each with its share of the
+threads: the workers read the parent's split from shared memory and train each entry exactly as the
+sequential study would on that many threads (`study.study_entry`), so each entry's result equals the
+sequential study's with the same threads per entry.
 """
 
+import io
+import signal
+import time
 from pathlib import Path
 
+import torch
+import torch.multiprocessing
 from torch import nn
 
 from smallcnn import datastore
 from smallcnn.data import make_splits
 from smallcnn.files import SmallCNNError, csv_text, write_json, write_text
+from smallcnn.models import build_model
 from smallcnn.plots import plot_study
 from smallcnn.runs import check_config, pick_device, run_config, save_figure
-from smallcnn.study import STUDY, chosen_entry, run_study
+from smallcnn.study import STUDY, chosen_entry, compare_with_spec, run_study, study_entry
 from smallcnn.train import evaluate
 
 
@@ -53,10 +64,17 @@ def format_cell(value, kind):
     return {"pct": f"{value:.2%}", "pts": f"{value:+.2f}", "s": f"{value:.0f}", "int": f"{value:,}"}[kind]
 
 
-def study_markdown(rows, data, chosen):
+def log_row(row, log):
+    """One line per finished (or skipped) entry."""
+    log(f"{row['entry']:<16} {row['status']:<8} validation {format_cell(row['val_accuracy'], 'pct')}")
+
+
+def study_markdown(rows, data, chosen, parallel):
     lines = [f"# {study_title(data)}", "", f"Data: {data.identity} ({data.location}).", "",
              "Entries are ranked on the validation split; the test set is evaluated once, for the chosen entry "
              f"({chosen or 'none ran'}) and for the spec-adapted model.", "",
+             f"Each entry trained on {parallel['threads_per_entry']} threads, {parallel['jobs']} entries at a time; "
+             "another thread count rounds differently, and so can change the results.", "",
              "| entry | change | validation accuracy | vs spec (points) | test accuracy | parameters | epochs | "
              "seconds | status |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -69,33 +87,98 @@ def study_markdown(rows, data, chosen):
     return "\n".join(lines)
 
 
-def write_study_outputs(out, rows, data, chosen):
-    """study.md, study.csv, study.json and study.png."""
-    write_text(out / "study.md", study_markdown(rows, data, chosen))
+def write_study_outputs(out, rows, data, chosen, parallel):
+    """study.md, study.csv, study.json and study.png; `parallel` holds the jobs and threads per entry."""
+    write_text(out / "study.md", study_markdown(rows, data, chosen, parallel))
     write_text(out / "study.csv", csv_text([{**row, "dataset_identity": data.identity} for row in rows],
                                            [*rows[0], "dataset_identity"]))
     write_json(out / "study.json", {"title": study_title(data), "dataset_identity": data.identity,
-                                    "official": data.official, "chosen": chosen, "rows": rows})
+                                    "official": data.official, "chosen": chosen, **parallel, "rows": rows})
     save_figure(plot_study(rows, study_title(data)), out / "study.png")
 
 
+def load_splits(base, data_dir, allow_unofficial):
+    """(dataset, splits, model shape) for the study's configuration."""
+    data = datastore.load_dataset(base.dataset, data_dir, allow_unofficial=allow_unofficial)
+    splits = make_splits(data.train_images, data.train_labels, data.test_images, data.test_labels,
+                         base.val_fraction, base.seed, base.subset, pick_device(base.device))
+    return data, splits, (data.train_images.shape[1], data.train_images.shape[2], len(data.classes))
+
+
+_worker = {}  # what a worker process keeps between entries: its split, model shape, configuration, deadline
+
+
+def start_worker(splits, shape, base, threads, deadline):
+    """Runs once in each worker process: its share of the threads; the split arrives in shared memory."""
+    torch.set_num_threads(threads)
+    _worker.update(splits=splits, shape=shape, base=base, deadline=deadline)
+
+
+def train_in_worker(name):
+    """One entry in a worker: its row, and its TrainState as bytes (None when skipped)."""
+    trained = {}
+    row = study_entry(name, _worker["splits"], _worker["base"], _worker["shape"],
+                      _worker["deadline"] - time.time(), trained)
+    if name not in trained:
+        return row, None
+    buffer = io.BytesIO()
+    # Bytes, not tensors: torch's pickler would pass each tensor by a file descriptor of its own.
+    torch.save(trained[name][1], buffer)  # the history and the best epoch's weights, which the model holds
+    return row, buffer.getvalue()
+
+
+def run_study_in_parallel(names, splits, base, shape, budget_seconds, jobs, threads, log):
+    """The study's entries on `jobs` worker processes in study order; returns (rows, {name: (model, state)}).
+
+    The budget is wall-clock time from now, the workers' start included; each worker skips an entry whose
+    estimated cost would overrun it, as the sequential study does.
+    """
+    deadline = time.time() + budget_seconds
+    # torch's multiprocessing passes tensors through shared memory (CUDA ones by handle): one copy of the split.
+    # "spawn" starts a fresh interpreter: no thread pools or CUDA state forked half-way.
+    context = torch.multiprocessing.get_context("spawn")
+    rows, trained = [], {}
+    # Ctrl-C is the parent's to handle (leaving the `with` ends the workers): the workers start with SIGINT
+    # ignored, which a started interpreter keeps, so even one still starting up prints nothing.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        pool = context.Pool(jobs, start_worker, (splits, shape, base, threads, deadline))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    with pool:
+        for row, saved in pool.imap(train_in_worker, names):  # results arrive in study order
+            log_row(row, log)
+            rows.append(row)
+            if saved is not None:  # our own worker's pickle, so weights_only=False is safe here
+                state = torch.load(io.BytesIO(saved), map_location=splits.train_x.device, weights_only=False)
+                model = build_model(STUDY[row["entry"]][0], *shape)  # in the worker's memory format, as it ran
+                model.to(splits.train_x.device, memory_format=torch.channels_last)
+                model.load_state_dict(state.best_weights)
+                trained[row["entry"]] = (model, state)
+    return compare_with_spec(rows), trained
+
+
 def run_study_command(out_dir, dataset="cifar100", names=None, budget_minutes=20.0, epochs=None, data_dir=None,
-                      subset=0, seed=0, device="auto", allow_unofficial=False, log=print):
+                      subset=0, seed=0, device="auto", allow_unofficial=False, jobs=1, log=print):
     """Load the data, run the study within the budget, test the chosen entry and spec once, write the files."""
+    if jobs < 1:
+        raise SmallCNNError(f"--jobs must be at least 1 (got {jobs})")
     base = check_config(run_config(dataset, seed=seed, subset=subset, device=device,
                                    **({"epochs": epochs} if epochs else {})))
     names = select_entries(names)
     names = names if "spec" in names else ["spec", *names]  # every delta is measured against spec
-    data = datastore.load_dataset(base.dataset, data_dir, allow_unofficial=allow_unofficial)
-    splits = make_splits(data.train_images, data.train_labels, data.test_images, data.test_labels,
-                         base.val_fraction, base.seed, base.subset, pick_device(device))
-    shape = (data.train_images.shape[1], data.train_images.shape[2], len(data.classes))
-    log(f"study on {data.identity}; budget {budget_minutes:g} minutes")
-    rows, trained = run_study(names, splits, base, shape, budget_minutes * 60)
+    data, splits, shape = load_splits(base, data_dir, allow_unofficial)
+    jobs = min(jobs, len(names))
+    threads = max(1, torch.get_num_threads() // jobs)  # each concurrent entry gets its share of the threads
+    log(f"study on {data.identity}; budget {budget_minutes:g} minutes; {jobs} at a time, {threads} threads each")
+    if jobs == 1:
+        rows, trained = run_study(names, splits, base, shape, budget_minutes * 60)
+        for row in rows:
+            log_row(row, log)
+    else:
+        rows, trained = run_study_in_parallel(names, splits, base, shape, budget_minutes * 60, jobs, threads, log)
     chosen = test_once(rows, trained, splits)
-    for row in rows:
-        log(f"{row['entry']:<16} {row['status']:<8} validation {format_cell(row['val_accuracy'], 'pct')}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_study_outputs(out, rows, data, chosen)
+    write_study_outputs(out, rows, data, chosen, {"jobs": jobs, "threads_per_entry": threads})
     return rows, chosen
