@@ -11,8 +11,12 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"  # this checkout's code, whatever the venv points at
 OUT=${OUT:-$(mktemp -d)}
+mkdir -p "$OUT"
 DATA=()
-[ -n "${DATA_DIR:-}" ] && DATA=(--data-dir "$DATA_DIR")
+if [ -n "${DATA_DIR:-}" ]; then
+    DATA=(--data-dir "$DATA_DIR")
+    export SMALLCNN_FASHION="$DATA_DIR"  # the tests' real Fashion-MNIST (tests/conftest.py)
+fi
 start=$SECONDS
 
 echo "== versions"
@@ -26,11 +30,14 @@ if not torch.cuda.is_available():
 ' || exit 2
 gpus=$("$PY" -c 'import torch; print(torch.cuda.device_count())')
 
-run() {  # run LIMIT_SECONDS NAME COMMAND...: one step, its output in $OUT/NAME.log, its status reported
-    local limit=$1 name=$2
+run() {  # run LIMIT_SECONDS NAME COMMAND...: one step, its output in $OUT/NAME.log, its wall time in
+         # $OUT/NAME.seconds (start-up, data, training, test and plots), its status reported
+    local limit=$1 name=$2 begin
     shift 2
+    begin=$(date +%s.%N)
     timeout "$limit" "$@" >"$OUT/$name.log" 2>&1
     local status=$?
+    awk -v begin="$begin" -v end="$(date +%s.%N)" "BEGIN { print end - begin }" >"$OUT/$name.seconds"
     if [ $status -eq 124 ]; then echo "$name: stopped after ${limit} s (time limit); see $OUT/$name.log"
     elif [ $status -ne 0 ]; then echo "$name: failed (exit $status); the end of $OUT/$name.log:"; tail -5 "$OUT/$name.log"
     fi
@@ -38,25 +45,28 @@ run() {  # run LIMIT_SECONDS NAME COMMAND...: one step, its output in $OUT/NAME.
 }
 
 echo "== the Part 1 default run (15 epochs of fashion-mnist): GPU, then CPU"
-run 80 gpu-run "$PY" -m smallcnn train fashion-mnist --device cuda --out "$OUT/gpu" --overwrite "${DATA[@]}"
-run 80 cpu-run "$PY" -m smallcnn train fashion-mnist --device cpu --out "$OUT/cpu" --overwrite "${DATA[@]}"
+run 80 gpu-run "$PY" -m smallcnn train fashion-mnist --device cuda --out "$OUT/gpu" --overwrite ${DATA[@]+"${DATA[@]}"}
+run 80 cpu-run "$PY" -m smallcnn train fashion-mnist --device cpu --out "$OUT/cpu" --overwrite ${DATA[@]+"${DATA[@]}"}
 if [ "$gpus" -ge 2 ]; then
     echo "== DDP: torchrun --standalone --nproc-per-node 2 (one process per GPU)"
     run 60 ddp-run "$PY" -m torch.distributed.run --standalone --nproc-per-node 2 -m smallcnn train fashion-mnist \
-        --device cuda --out "$OUT/ddp" --overwrite "${DATA[@]}"
+        --device cuda --out "$OUT/ddp" --overwrite ${DATA[@]+"${DATA[@]}"}
 else
     echo "== DDP: skipped (one GPU; a 2-GPU DDP run needs two)"
 fi
 "$PY" - "$OUT" <<'EOF'
 import json, sys
 from pathlib import Path
-print(f"{'run':<10}{'device':<10}{'processes':>10}{'threads':>9}{'seconds':>9}{'test accuracy':>15}{'images/s':>11}")
+out = Path(sys.argv[1])
+print(f"{'run':<10}{'device':<10}{'processes':>10}{'threads':>9}{'wall s':>8}{'train s':>9}{'test accuracy':>15}"
+      f"{'images/s':>11}")
 for name in ("gpu", "cpu", "ddp"):
-    metrics = Path(sys.argv[1]) / name / "metrics.json"
+    metrics = out / name / "metrics.json"
     if metrics.exists():
-        m = json.loads(metrics.read_text())
-        print(f"{name:<10}{m['device']:<10}{m.get('world_size', 1):>10}{m['threads']:>9}{m['train_seconds']:>9.1f}"
-              f"{m['test_accuracy']:>15.2%}{m['images_per_second']:>11,.0f}")
+        m, wall = json.loads(metrics.read_text()), float((out / f"{name}-run.seconds").read_text())
+        print(f"{name:<10}{m['device']:<10}{m.get('world_size', 1):>10}{m['threads']:>9}{wall:>8.1f}"
+              f"{m['train_seconds']:>9.1f}{m['test_accuracy']:>15.2%}{m['images_per_second']:>11,.0f}")
+print("wall s: the whole command (start-up, data, 15 epochs, test, plots); train s: the epochs alone")
 EOF
 
 echo "== the tests marked gpu (a deterministic CUDA run resumed after Ctrl-C is identical; --amp trains)"

@@ -1,9 +1,11 @@
+import os
 from pathlib import Path
 
 import pytest
 import torch
 
-DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
+# Debian's package puts the files here; SMALLCNN_FASHION names another folder (scripts/gpu-check.sh's DATA_DIR).
+FASHION_DIR = Path(os.environ.get("SMALLCNN_FASHION", "/usr/share/datasets/fashion-mnist"))
 
 
 @pytest.fixture(scope="session")
@@ -14,9 +16,9 @@ def fashion():
     """
     from smallcnn import datastore
 
-    if not DEBIAN_FASHION.is_dir():
+    if not FASHION_DIR.is_dir():
         pytest.skip("real Fashion-MNIST absent (apt-get install dataset-fashion-mnist)")
-    return datastore.load_dataset("fashion-mnist", DEBIAN_FASHION)
+    return datastore.load_dataset("fashion-mnist", FASHION_DIR)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -201,6 +201,21 @@ def test_cost_estimate_from_timed_steps(cifar, monkeypatch):
     assert estimate_seconds(model, splits, replace(base, epochs=6)) == pytest.approx(2 * expected)
 
 
+def test_the_timed_steps_wait_for_a_gpu_before_each_clock_reading(cifar, monkeypatch):
+    """A GPU runs kernels after the call returns: the clock must be read once they have finished."""
+    synchronised = []
+    monkeypatch.setattr(torch.cuda, "synchronize", synchronised.append)
+    study.wait_for(torch.device("cpu"))
+    study.wait_for(torch.device("cuda", 1))
+    assert synchronised == [torch.device("cuda", 1)]  # only a GPU is waited for
+    events = []
+    monkeypatch.setattr(study, "wait_for", lambda device: events.append(("wait", device.type)))
+    monkeypatch.setattr(study, "time", SimpleNamespace(perf_counter=lambda: events.append("clock") or 1.0))
+    base = default_config("cifar100", epochs=1, batch_size=32, subset=400)
+    estimate_seconds(build_model("spec", *SHAPE), splits_of(cifar, base), base)
+    assert events == [("wait", "cpu"), "clock", ("wait", "cpu"), "clock"]
+
+
 # --- choosing on validation, testing once ----------------------------------------------------------------------
 
 def test_chosen_entry_is_the_best_on_validation_never_on_test():

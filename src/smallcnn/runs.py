@@ -306,7 +306,8 @@ def train_run(config, out_dir, data_dir, overwrite, resume, allow_unofficial, lo
     metrics = {**test_metrics(model, splits, criterion, config, dataset, state, device), "world_size": world}
     if main:
         atomic_write(out / "model.pt", lambda f: torch.save(
-            {"state_dict": state.best_weights, "config": asdict(config), "mean": splits.mean, "std": splits.std,
+            {"state_dict": {name: tensor.cpu() for name, tensor in state.best_weights.items()},  # loads anywhere
+             "config": asdict(config), "mean": splits.mean, "std": splits.std,
              "classes": list(dataset.classes)}, f))
         write_history_csv(out / "history.csv", state.history)
         write_json(out / "metrics.json", metrics)

@@ -33,6 +33,12 @@ STUDY = {
 }
 
 
+def wait_for(device):
+    """Wait until a GPU has finished its queued work: it runs kernels asynchronously, after the call returns."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def estimate_seconds(model, splits, config, steps=3):
     """Seconds a whole run of this model should take, from a few training steps on a copy of it.
 
@@ -43,9 +49,11 @@ def estimate_seconds(model, splits, config, steps=3):
     criterion, optimizer, _ = make_training(model, config, 1)
     images, labels = splits.train_x[:config.batch_size], splits.train_y[:config.batch_size]
     train_step(model.train(), images, labels, criterion, optimizer)
+    wait_for(images.device)
     start = time.perf_counter()
     for _ in range(steps):
         train_step(model, images, labels, criterion, optimizer)
+    wait_for(images.device)
     per_image = (time.perf_counter() - start) / (steps * len(labels))
     return config.epochs * per_image * (len(splits.train_y) + len(splits.val_y) / 3)
 

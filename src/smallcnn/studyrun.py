@@ -155,6 +155,8 @@ def run_study_in_parallel(names, splits, base, shape, budget_seconds, jobs, thre
                 model.to(splits.train_x.device, memory_format=torch.channels_last)
                 model.load_state_dict(state.best_weights)
                 trained[row["entry"]] = (model, state)
+        pool.close()  # the workers exit on their own, releasing the shared split (leaving `with` would kill them)
+        pool.join()
     return compare_with_spec(rows), trained
 
 

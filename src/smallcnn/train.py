@@ -73,16 +73,18 @@ def make_training(model, config, steps_per_epoch):
 def augment(images, kind, generator):
     """Random crop (reflect-pad 4, cut back to size) and/or horizontal flip, one draw per image."""
     n, _, h, w = images.shape
+    # The draws come from the run's one CPU generator; non_blocking copies them to a GPU without waiting for it.
     if kind == "crop-flip":
         padded = F.pad(images, (4, 4, 4, 4), mode="reflect")
-        dy, dx = (torch.randint(0, 9, (n,), generator=generator).to(images.device) for _ in range(2))
+        dy, dx = (torch.randint(0, 9, (n,), generator=generator).to(images.device, non_blocking=True)
+                  for _ in range(2))
         # One gather for the whole batch: each image's rows and columns start at its own offset.
         rows = (dy[:, None] + torch.arange(h, device=images.device))[:, :, None]
         cols = (dx[:, None] + torch.arange(w, device=images.device))[:, None, :]
         batch = torch.arange(n, device=images.device)[:, None, None]
         images = padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
     if kind in ("flip", "crop-flip"):
-        flip = (torch.rand(n, generator=generator) < 0.5).to(images.device)
+        flip = (torch.rand(n, generator=generator) < 0.5).to(images.device, non_blocking=True)
         images = torch.where(flip[:, None, None, None], images.flip(-1), images)
     return images
 
