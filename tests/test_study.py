@@ -345,7 +345,7 @@ def test_parallel_study_gives_each_entry_the_sequential_result_with_the_same_thr
     rows, chosen = studyrun.run_study_command(tmp_path, "cifar100", ["spec", "wide2", "gap"], budget_minutes=30,
                                               epochs=1, data_dir=cifar_dir, subset=300, device="cpu",
                                               allow_unofficial=True, jobs=2, log=lines.append)
-    assert "2 at a time, 1 threads each" in lines[0]
+    assert lines[0].endswith("2 at a time, 1 thread each (more entries at a time than threads: they share 1 thread)")
     assert [line.split()[0] for line in lines[1:]] == ["spec", "wide2", "gap"]  # logged as each entry ends
     assert chosen == study_out.chosen
     for parallel, sequential in zip(rows, study_out.rows, strict=True):
@@ -353,7 +353,7 @@ def test_parallel_study_gives_each_entry_the_sequential_result_with_the_same_thr
     saved = json.loads((tmp_path / "study.json").read_text())
     assert (saved["jobs"], saved["threads_per_entry"]) == (2, 1)
     assert json.loads((study_out.out / "study.json").read_text())["jobs"] == 1
-    assert "1 threads, 2 entries at a time" in (tmp_path / "study.md").read_text()
+    assert "1 thread, 2 entries at a time" in (tmp_path / "study.md").read_text()
 
 
 def test_parallel_study_histories_equal_the_sequential_ones(cifar):
@@ -382,6 +382,17 @@ def test_parallel_study_skips_what_does_not_fit_and_checks_jobs(cifar_dir, tmp_p
     assert "--jobs must be at least 1" in capsys.readouterr().err
 
 
+def test_the_study_refuses_torchrun_and_an_empty_entry_list(cifar_dir, tmp_path, capsys, monkeypatch):
+    common = ["study", "cifar100", "--data-dir", str(cifar_dir), "--out", str(tmp_path), "--epochs", "1",
+              "--subset", "200", "--device", "cpu", "--allow-unofficial-data"]
+    assert main([*common, "--variants", " , "]) == 2
+    assert "--variants names no study entry" in capsys.readouterr().err
+    monkeypatch.setenv("WORLD_SIZE", "2")  # as torchrun sets it: every process would run the whole study
+    assert main([*common, "--variants", "gap"]) == 2
+    assert "not under torchrun; use --jobs N" in capsys.readouterr().err
+    assert not (tmp_path / "study.json").exists()
+
+
 def process_state(pid):
     """(state letter, parent id) of a process from /proc, or None once it is gone."""
     try:
@@ -403,9 +414,30 @@ def running(pid):
     return state is not None and state[0] != "Z"
 
 
+def study_workers(pid):
+    """The study's worker processes among a process's children (not multiprocessing's resource tracker)."""
+    return [child for child in children(pid) if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
+
+
+def stop_group(study, workers):
+    os.killpg(study.pid, signal.SIGINT)  # Ctrl-C in a terminal reaches every process of its group
+
+
+def stop_parent(study, workers):
+    study.terminate()  # SIGTERM to the parent alone, as `kill PID` or `timeout` send it
+
+
+def kill_a_worker(study, workers):
+    os.kill(workers[0], signal.SIGKILL)  # as the kernel's out-of-memory killer would
+
+
 @pytest.mark.slow
-def test_ctrl_c_ends_a_parallel_study_and_its_workers(cifar_dir, tmp_path):
-    """Ctrl-C reaches the whole process group, as from a terminal: the workers ignore it, the parent ends them."""
+@pytest.mark.parametrize("stop, status, last_line", [
+    (stop_group, 130, "interrupted"), (stop_parent, 130, "interrupted"),
+    (kill_a_worker, 2, "error: a study worker process died (killed, or out of memory?); the study stopped and "
+                       "wrote nothing")], ids=["ctrl-c", "sigterm", "worker-killed"])
+def test_a_parallel_study_stopped_ends_with_its_workers(stop, status, last_line, cifar_dir, tmp_path):
+    """However a --jobs study is stopped, it ends at once, with one line, no files and no worker left behind."""
     command = [sys.executable, "-m", "smallcnn", "study", "cifar100", "--data-dir", str(cifar_dir), "--out",
                str(tmp_path / "out"), "--epochs", "50", "--variants", "spec,wide2,gap", "--jobs", "2",
                "--device", "cpu", "--budget-minutes", "30", "--allow-unofficial-data"]
@@ -414,16 +446,15 @@ def test_ctrl_c_ends_a_parallel_study_and_its_workers(cifar_dir, tmp_path):
     try:
         assert "2 at a time" in study.stdout.readline()  # the data is loaded; the workers start now
         deadline = time.time() + 60
-        while len(workers := children(study.pid)) < 2 and time.time() < deadline:
+        while len(workers := study_workers(study.pid)) < 2 and time.time() < deadline:
             time.sleep(0.2)
-        time.sleep(1)  # the workers are starting: importing torch, loading their split
-        os.killpg(study.pid, signal.SIGINT)
+        assert len(workers) == 2, "the workers never started"
+        time.sleep(1)  # the workers are starting: importing torch, receiving the split
+        stop(study, workers)
         _, err = study.communicate(timeout=60)
     finally:
         study.kill()
-    assert len(workers) >= 2, "the workers never started"
-    assert study.returncode == 130 and err.strip().splitlines()[-1] == "interrupted"
-    assert "Traceback" not in err
+    assert study.returncode == status and err.strip().splitlines() == [last_line]
     deadline = time.time() + 10
     while [pid for pid in workers if running(pid)] and time.time() < deadline:
         time.sleep(0.2)

@@ -211,7 +211,9 @@ def add_study_command(sub) -> None:
 def study_command(args) -> int:
     from smallcnn.studyrun import run_study_command  # matplotlib and the study only load when asked for
 
-    names = [n.strip() for n in args.variants.split(",") if n.strip()] if args.variants else None
+    names = [n.strip() for n in args.variants.split(",") if n.strip()] if args.variants is not None else None
+    if names == []:
+        raise SmallCNNError("--variants names no study entry; leave it out to study them all")
     if args.epochs is not None and args.epochs < MIN_EPOCHS:
         print(f"warning: {args.epochs} epochs is below the assignment's minimum of {MIN_EPOCHS}", file=sys.stderr)
     rows, chosen = run_study_command(args.out, canonical_name(args.dataset), names, args.budget_minutes, args.epochs,

@@ -14,13 +14,15 @@ sequential study's with the same threads per entry.
 import io
 import signal
 import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import torch
 import torch.multiprocessing
 from torch import nn
 
-from smallcnn import datastore
+from smallcnn import datastore, distributed
 from smallcnn.data import make_splits
 from smallcnn.files import SmallCNNError, csv_text, write_json, write_text
 from smallcnn.models import build_model
@@ -64,6 +66,10 @@ def format_cell(value, kind):
     return {"pct": f"{value:.2%}", "pts": f"{value:+.2f}", "s": f"{value:.0f}", "int": f"{value:,}"}[kind]
 
 
+def plural(n, word, words=None):
+    return f"{n} {word if n == 1 else words or word + 's'}"
+
+
 def log_row(row, log):
     """One line per finished (or skipped) entry."""
     log(f"{row['entry']:<16} {row['status']:<8} validation {format_cell(row['val_accuracy'], 'pct')}")
@@ -73,7 +79,8 @@ def study_markdown(rows, data, chosen, parallel):
     lines = [f"# {study_title(data)}", "", f"Data: {data.identity} ({data.location}).", "",
              "Entries are ranked on the validation split; the test set is evaluated once, for the chosen entry "
              f"({chosen or 'none ran'}) and for the spec-adapted model.", "",
-             f"Each entry trained on {parallel['threads_per_entry']} threads, {parallel['jobs']} entries at a time; "
+             f"Each entry trained on {plural(parallel['threads_per_entry'], 'thread')}, "
+             f"{plural(parallel['jobs'], 'entry', 'entries')} at a time; "
              "another thread count rounds differently, and so can change the results.", "",
              "| entry | change | validation accuracy | vs spec (points) | test accuracy | parameters | epochs | "
              "seconds | status |", "|---|---|---|---|---|---|---|---|---|"]
@@ -108,17 +115,20 @@ def load_splits(base, data_dir, allow_unofficial):
 _worker = {}  # what a worker process keeps between entries: its split, model shape, configuration, deadline
 
 
-def start_worker(splits, shape, base, threads, deadline):
-    """Runs once in each worker process: its share of the threads; the split arrives in shared memory."""
+def start_worker(splits, shape, base, threads, budget_seconds):
+    """Runs once in each worker process: its share of the threads; the split arrives in shared memory.
+
+    Its budget clock starts now, once it is ready, as the sequential study's starts after loading the data.
+    """
     torch.set_num_threads(threads)
-    _worker.update(splits=splits, shape=shape, base=base, deadline=deadline)
+    _worker.update(splits=splits, shape=shape, base=base, deadline=time.monotonic() + budget_seconds)
 
 
 def train_in_worker(name):
     """One entry in a worker: its row, and its TrainState as bytes (None when skipped)."""
     trained = {}
     row = study_entry(name, _worker["splits"], _worker["base"], _worker["shape"],
-                      _worker["deadline"] - time.time(), trained)
+                      _worker["deadline"] - time.monotonic(), trained)
     if name not in trained:
         return row, None
     buffer = io.BytesIO()
@@ -127,26 +137,42 @@ def train_in_worker(name):
     return row, buffer.getvalue()
 
 
+def submit_entries(executor, names):
+    """Submit every entry, which starts the workers. They start with SIGINT ignored, which a started
+    interpreter keeps: Ctrl-C is the parent's alone (it stops them), even while one is still starting up."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return executor.map(train_in_worker, names)  # yields the results in study order, as they finish
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def interrupt(signum, frame):
+    """SIGTERM handled as Ctrl-C is: the `finally` around the workers stops them before the parent ends."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def stop_workers(executor):
+    """Stop whatever workers remain at once (Python 3.14 names this executor.terminate_workers())."""
+    for process in list((executor._processes or {}).values()):
+        process.terminate()
+    executor.shutdown(cancel_futures=True)
+
+
 def run_study_in_parallel(names, splits, base, shape, budget_seconds, jobs, threads, log):
     """The study's entries on `jobs` worker processes in study order; returns (rows, {name: (model, state)}).
 
-    The budget is wall-clock time from now, the workers' start included; each worker skips an entry whose
-    estimated cost would overrun it, as the sequential study does.
+    Each worker skips an entry whose estimated cost would overrun its budget, as the sequential study does.
+    A worker that dies (killed, out of memory) ends the study with an error, never a wait.
     """
-    deadline = time.time() + budget_seconds
-    # torch's multiprocessing passes tensors through shared memory (CUDA ones by handle): one copy of the split.
-    # "spawn" starts a fresh interpreter: no thread pools or CUDA state forked half-way.
-    context = torch.multiprocessing.get_context("spawn")
+    # "spawn" starts a fresh interpreter (no thread pools or CUDA state forked half-way); torch's context
+    # passes tensors through shared memory (CUDA ones by handle), so the workers share one copy of the split.
+    executor = ProcessPoolExecutor(jobs, torch.multiprocessing.get_context("spawn"), initializer=start_worker,
+                                   initargs=(splits, shape, base, threads, budget_seconds))
+    previous = signal.signal(signal.SIGTERM, interrupt)  # `kill` or `timeout` must not orphan the workers
     rows, trained = [], {}
-    # Ctrl-C is the parent's to handle (leaving the `with` ends the workers): the workers start with SIGINT
-    # ignored, which a started interpreter keeps, so even one still starting up prints nothing.
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        pool = context.Pool(jobs, start_worker, (splits, shape, base, threads, deadline))
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    with pool:
-        for row, saved in pool.imap(train_in_worker, names):  # results arrive in study order
+        for row, saved in submit_entries(executor, names):
             log_row(row, log)
             rows.append(row)
             if saved is not None:  # our own worker's pickle, so weights_only=False is safe here
@@ -155,8 +181,13 @@ def run_study_in_parallel(names, splits, base, shape, budget_seconds, jobs, thre
                 model.to(splits.train_x.device, memory_format=torch.channels_last)
                 model.load_state_dict(state.best_weights)
                 trained[row["entry"]] = (model, state)
-        pool.close()  # the workers exit on their own, releasing the shared split (leaving `with` would kill them)
-        pool.join()
+        executor.shutdown()  # the workers exit on their own, releasing the shared split
+    except BrokenProcessPool:
+        raise SmallCNNError("a study worker process died (killed, or out of memory?); the study stopped and "
+                            "wrote nothing") from None
+    finally:
+        stop_workers(executor)
+        signal.signal(signal.SIGTERM, previous)
     return compare_with_spec(rows), trained
 
 
@@ -167,12 +198,17 @@ def run_study_command(out_dir, dataset="cifar100", names=None, budget_minutes=20
         raise SmallCNNError(f"--jobs must be at least 1 (got {jobs})")
     base = check_config(run_config(dataset, seed=seed, subset=subset, device=device,
                                    **({"epochs": epochs} if epochs else {})))
+    if distributed.world_size() > 1:
+        raise SmallCNNError("the study runs in one process, not under torchrun; use --jobs N for several entries "
+                            "at a time")
     names = select_entries(names)
     names = names if "spec" in names else ["spec", *names]  # every delta is measured against spec
     data, splits, shape = load_splits(base, data_dir, allow_unofficial)
-    jobs = min(jobs, len(names))
-    threads = max(1, torch.get_num_threads() // jobs)  # each concurrent entry gets its share of the threads
-    log(f"study on {data.identity}; budget {budget_minutes:g} minutes; {jobs} at a time, {threads} threads each")
+    jobs = min(jobs, len(names))  # a worker without an entry would only hold threads and memory
+    threads = max(1, torch.get_num_threads() // jobs)  # the threads torch was given (OMP_NUM_THREADS), shared
+    log(f"study on {data.identity}; budget {budget_minutes:g} minutes; {jobs} at a time, {plural(threads, 'thread')} "
+        "each" + (f" (more entries at a time than threads: they share {plural(torch.get_num_threads(), 'thread')})"
+                  if jobs > torch.get_num_threads() else ""))
     if jobs == 1:
         rows, trained = run_study(names, splits, base, shape, budget_minutes * 60)
         for row in rows:
