@@ -19,6 +19,7 @@ import pytest
 import torch
 
 import smallcnn
+from processes import children
 from smallcnn import distributed
 from smallcnn.cli import main
 from smallcnn.models import build_model
@@ -86,12 +87,6 @@ def torchrun_failed_ranks(err):
     ranks = [int(line.split(":")[1].split()[0]) for line in err.splitlines() if line.strip().startswith("rank ")]
     codes = [int(line.split(":")[1].split()[0]) for line in err.splitlines() if line.strip().startswith("exitcode")]
     return dict(zip(ranks, codes))
-
-
-def children(pid):
-    """The process ids of a process's children (Linux)."""
-    return [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
-            for child in (task / "children").read_text().split()]
 
 
 def both_stopped(done):

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from fakedata import write_cifar100
+from processes import children, running
 from smallcnn import datastore, study, studyrun
 from smallcnn.cli import main
 from smallcnn.data import make_splits
@@ -391,27 +392,6 @@ def test_the_study_refuses_torchrun_and_an_empty_entry_list(cifar_dir, tmp_path,
     assert main([*common, "--variants", "gap"]) == 2
     assert "not under torchrun; use --jobs N" in capsys.readouterr().err
     assert not (tmp_path / "study.json").exists()
-
-
-def process_state(pid):
-    """(state letter, parent id) of a process from /proc, or None once it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return fields[0], int(fields[1])
-
-
-def children(pid):
-    """The ids of the running processes whose parent is `pid`."""
-    found = [(int(path.parent.name), process_state(path.parent.name)) for path in Path("/proc").glob("[0-9]*/stat")]
-    return [child for child, state in found if state and state[1] == pid and state[0] != "Z"]
-
-
-def running(pid):
-    """False once the process has ended (an unreaped zombie has ended too)."""
-    state = process_state(pid)
-    return state is not None and state[0] != "Z"
 
 
 def study_workers(pid):

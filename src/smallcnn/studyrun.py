@@ -25,7 +25,6 @@ from torch import nn
 from smallcnn import datastore, distributed
 from smallcnn.data import make_splits
 from smallcnn.files import SmallCNNError, csv_text, write_json, write_text
-from smallcnn.models import build_model
 from smallcnn.plots import plot_study
 from smallcnn.runs import check_config, pick_device, run_config, save_figure
 from smallcnn.study import STUDY, chosen_entry, compare_with_spec, run_study, study_entry
@@ -125,7 +124,7 @@ def start_worker(splits, shape, base, threads, budget_seconds):
 
 
 def train_in_worker(name):
-    """One entry in a worker: its row, and its TrainState as bytes (None when skipped)."""
+    """One entry in a worker: its row, and its trained (model, TrainState) as bytes (None when skipped)."""
     trained = {}
     row = study_entry(name, _worker["splits"], _worker["base"], _worker["shape"],
                       _worker["deadline"] - time.monotonic(), trained)
@@ -133,7 +132,7 @@ def train_in_worker(name):
         return row, None
     buffer = io.BytesIO()
     # Bytes, not tensors: torch's pickler would pass each tensor by a file descriptor of its own.
-    torch.save(trained[name][1], buffer)  # the history and the best epoch's weights, which the model holds
+    torch.save(trained[name], buffer)
     return row, buffer.getvalue()
 
 
@@ -176,11 +175,8 @@ def run_study_in_parallel(names, splits, base, shape, budget_seconds, jobs, thre
             log_row(row, log)
             rows.append(row)
             if saved is not None:  # our own worker's pickle, so weights_only=False is safe here
-                state = torch.load(io.BytesIO(saved), map_location=splits.train_x.device, weights_only=False)
-                model = build_model(STUDY[row["entry"]][0], *shape)  # in the worker's memory format, as it ran
-                model.to(splits.train_x.device, memory_format=torch.channels_last)
-                model.load_state_dict(state.best_weights)
-                trained[row["entry"]] = (model, state)
+                trained[row["entry"]] = torch.load(io.BytesIO(saved), map_location=splits.train_x.device,
+                                                   weights_only=False)
         executor.shutdown()  # the workers exit on their own, releasing the shared split
     except BrokenProcessPool:
         raise SmallCNNError("a study worker process died (killed, or out of memory?); the study stopped and "
@@ -205,10 +201,11 @@ def run_study_command(out_dir, dataset="cifar100", names=None, budget_minutes=20
     names = names if "spec" in names else ["spec", *names]  # every delta is measured against spec
     data, splits, shape = load_splits(base, data_dir, allow_unofficial)
     jobs = min(jobs, len(names))  # a worker without an entry would only hold threads and memory
-    threads = max(1, torch.get_num_threads() // jobs)  # the threads torch was given (OMP_NUM_THREADS), shared
+    available = torch.get_num_threads()  # the threads torch was given (OMP_NUM_THREADS), shared by the jobs
+    threads = max(1, available // jobs)
     log(f"study on {data.identity}; budget {budget_minutes:g} minutes; {jobs} at a time, {plural(threads, 'thread')} "
-        "each" + (f" (more entries at a time than threads: they share {plural(torch.get_num_threads(), 'thread')})"
-                  if jobs > torch.get_num_threads() else ""))
+        "each" + (f" (more entries at a time than threads: they share {plural(available, 'thread')})"
+                  if jobs > available else ""))
     if jobs == 1:
         rows, trained = run_study(names, splits, base, shape, budget_minutes * 60)
         for row in rows:
