@@ -397,7 +397,7 @@ def test_study_jobs_speed_ups_are_computed_from_the_measured_seconds():
 
 
 @pytest.mark.slow
-def test_study_jobs_runs_the_three_studies_with_their_threads(tmp_path, capsys):
+def test_study_jobs_runs_the_three_studies_with_their_threads(tmp_path):
     out = tmp_path / "study_jobs.md"
     study_jobs.main(["--epochs", "1", "--subset", "300", "--entries", "spec,gap", "--images", "1000",
                      "--out", str(out)])

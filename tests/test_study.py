@@ -311,10 +311,15 @@ def test_study_csv_says_the_data_is_not_official(study_out):
     assert NOT_OFFICIAL in (study_out.out / "study.csv").read_text()
 
 
+def small_study(cifar_dir, out):
+    """The command line of a small study on the generated data; each test adds its own options."""
+    return ["study", "cifar100", "--data-dir", str(cifar_dir), "--out", str(out), "--epochs", "1", "--subset", "200",
+            "--device", "cpu"]
+
+
 def test_study_command_line(cifar_dir, tmp_path, capsys):
     out = tmp_path / "study"
-    common = ["study", "cifar100", "--data-dir", str(cifar_dir), "--out", str(out), "--epochs", "1",
-              "--subset", "200", "--device", "cpu"]
+    common = small_study(cifar_dir, out)
     assert main([*common, "--variants", "gap", "--budget-minutes", "30", "--allow-unofficial-data"]) == 0
     assert "chosen on validation: " in capsys.readouterr().out
     rows = json.loads((out / "study.json").read_text())["rows"]
@@ -326,10 +331,10 @@ def test_study_command_line(cifar_dir, tmp_path, capsys):
     assert "unknown study entries nope" in capsys.readouterr().err
 
 
-def test_a_study_where_nothing_fits_the_budget_still_reports(cifar_dir, tmp_path, capsys):
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_study_where_nothing_fits_the_budget_still_reports(jobs, cifar_dir, tmp_path, capsys):
     out = tmp_path / "study"
-    assert main(["study", "cifar100", "--data-dir", str(cifar_dir), "--out", str(out), "--epochs", "1",
-                 "--subset", "200", "--device", "cpu", "--variants", "spec,gap", "--budget-minutes", "0",
+    assert main([*small_study(cifar_dir, out), "--variants", "spec,gap", "--budget-minutes", "0", "--jobs", jobs,
                  "--allow-unofficial-data"]) == 0
     assert "skipped (over budget): spec, gap" in capsys.readouterr().out
     assert "none ran" in (out / "study.md").read_text()
@@ -374,18 +379,10 @@ def test_parallel_study_histories_equal_the_sequential_ones(cifar):
             parallel[name][1].best_val_accuracy  # the model holds the best epoch's weights
 
 
-def test_parallel_study_skips_what_does_not_fit_and_checks_jobs(cifar_dir, tmp_path, capsys):
-    common = ["study", "cifar100", "--data-dir", str(cifar_dir), "--out", str(tmp_path), "--epochs", "1",
-              "--subset", "200", "--device", "cpu", "--variants", "spec,gap", "--allow-unofficial-data"]
-    assert main([*common, "--budget-minutes", "0", "--jobs", "2"]) == 0
-    assert "skipped (over budget): spec, gap" in capsys.readouterr().out
-    assert main([*common, "--jobs", "0"]) == 2
+def test_the_study_refuses_no_jobs_torchrun_and_an_empty_entry_list(cifar_dir, tmp_path, capsys, monkeypatch):
+    common = [*small_study(cifar_dir, tmp_path), "--allow-unofficial-data"]
+    assert main([*common, "--variants", "spec,gap", "--jobs", "0"]) == 2
     assert "--jobs must be at least 1" in capsys.readouterr().err
-
-
-def test_the_study_refuses_torchrun_and_an_empty_entry_list(cifar_dir, tmp_path, capsys, monkeypatch):
-    common = ["study", "cifar100", "--data-dir", str(cifar_dir), "--out", str(tmp_path), "--epochs", "1",
-              "--subset", "200", "--device", "cpu", "--allow-unofficial-data"]
     assert main([*common, "--variants", " , "]) == 2
     assert "--variants names no study entry" in capsys.readouterr().err
     monkeypatch.setenv("WORLD_SIZE", "2")  # as torchrun sets it: every process would run the whole study
