@@ -34,14 +34,13 @@ from torch.utils.data import DataLoader, Dataset  # noqa: E402
 from torchvision import transforms  # noqa: E402
 from torchvision.datasets import VisionDataset  # noqa: E402
 
-from levers import (EVAL_BATCH, MODEL, DataParallel, lever_study, profile_lines, shipped_settings,  # noqa: E402
-                    train_rate)
+from levers import EVAL_BATCH, MODEL, DataParallel, lever_study, profile_lines, shipped_settings, train_rate  # noqa: E402
 from smallcnn import datastore  # noqa: E402
-from smallcnn.data import DATASET_CLASSES, make_splits, random_split  # noqa: E402
+from smallcnn.core.data import DATASET_CLASSES, make_splits, random_split  # noqa: E402
+from smallcnn.core.models import build_model  # noqa: E402
+from smallcnn.core.train import default_config, evaluate, make_training, train_epoch  # noqa: E402
 from smallcnn.files import SmallCNNError, write_text  # noqa: E402
-from smallcnn.models import build_model  # noqa: E402
-from smallcnn.train import default_config, evaluate, make_training, train_epoch  # noqa: E402
-from timing import load_line, machine_lines, measure, mean_sd, median_ratio, versions  # noqa: E402
+from timing import load_line, machine_lines, mean_sd, measure, median_ratio, versions  # noqa: E402
 
 NAIVE_BATCH = 64
 DEFAULT_SEEDS = "0,1,2,3,4"

@@ -5,7 +5,7 @@ operator. Then every lever is timed against the shipped setting, the two back to
 that alternates from one repetition to the next, so a load change on a shared machine hits both sides
 of each ratio alike.
 
-`lever_train_pass` is the shipped training epoch (smallcnn.train.train_epoch's loop: a seeded random
+`lever_train_pass` is the shipped training epoch (smallcnn.core.train.train_epoch's loop: a seeded random
 order, `augment`, `train_step`, a scheduler step per batch, the loss summed on the device) with knobs;
 at the shipped settings it gives exactly train_epoch's weights. The levers that rewrite the computation
 (the one-channel first convolution as a matrix product, two data-parallel processes) compute the same
@@ -31,12 +31,12 @@ import torch.multiprocessing as mp
 import torch.nn.functional as F
 from torch import nn
 
-from smallcnn.models import build_model
-from smallcnn.train import augment, evaluate, make_training, train_step
+from smallcnn.core.models import build_model
+from smallcnn.core.train import augment, evaluate, make_training, train_step
 from timing import measure, median_ratio
 
 MODEL = "spec"  # the Part 1 model, the one `smallcnn train fashion-mnist` trains by default
-EVAL_BATCH = inspect.signature(evaluate).parameters["batch_size"].default  # smallcnn.train.evaluate's (256)
+EVAL_BATCH = inspect.signature(evaluate).parameters["batch_size"].default  # smallcnn.core.train.evaluate's (256)
 SHIPPED_EVAL = (EVAL_BATCH, "inference_mode")
 EVAL_LEVERS = [(b, mode) for mode in ("inference_mode", "no_grad") for b in (64, 256, 1024, 2048, 10_000)
                if (b, mode) != SHIPPED_EVAL]
@@ -145,7 +145,7 @@ def average_gradients(model, world):
 def lever_train_pass(settings, x, y, config, classes, images=None, rank=0, world=1):
     """One training pass over the first `images` of (x, y) with the given knobs; returns the trained model.
 
-    At the shipped settings this is smallcnn.train.train_epoch on those images: the same seeded model,
+    At the shipped settings this is smallcnn.core.train.train_epoch on those images: the same seeded model,
     order, augmentation draws, steps and schedule. With world > 1 this process takes its share of every
     batch and the gradients are averaged across processes before each optimizer step -- the same update
     as one process on the whole batch (for equal shares: a batch size divisible by the world size).
@@ -378,7 +378,7 @@ def lever_table(pairs, shipped, levers):
         gain = median_ratio([v for _, v in measured], [s for s, _ in measured])
         return f"{lever:<16}{label:<30}{variant_rate:>10,.0f}{shipped_rate:>14,.0f}{gain:>12.2f}x"
 
-    return [f"shipped training step: {shipped_label(shipped)}; shipped evaluation: smallcnn.train.evaluate, "
+    return [f"shipped training step: {shipped_label(shipped)}; shipped evaluation: smallcnn.core.train.evaluate, "
             f"batch {SHIPPED_EVAL[0]}, {SHIPPED_EVAL[1]}",
             f"{'lever':<16}{'setting':<30}{'img/s':>10}{'shipped img/s':>14}{'vs shipped':>13}",
             *[row(lever, label, pairs[(lever, label)]) for lever, label, _ in levers],

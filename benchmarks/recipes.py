@@ -16,13 +16,12 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import machine_lines, mean_sd  # noqa: E402
-
 from smallcnn import datastore  # noqa: E402
-from smallcnn.data import make_splits  # noqa: E402
+from smallcnn.core.data import make_splits  # noqa: E402
+from smallcnn.core.models import build_model  # noqa: E402
+from smallcnn.core.train import default_config, fit, make_training  # noqa: E402
 from smallcnn.files import write_text  # noqa: E402
-from smallcnn.models import build_model  # noqa: E402
-from smallcnn.train import default_config, fit, make_training  # noqa: E402
+from timing import machine_lines, mean_sd  # noqa: E402
 
 # name: the change against the default recipe (empty: the default itself)
 CANDIDATES = {

@@ -24,11 +24,11 @@ for folder in (HERE.parent / "src", HERE):
 import torch  # noqa: E402  (needs the path above)
 from torch import nn  # noqa: E402
 
+from smallcnn.core.models import build_model, count_parameters  # noqa: E402
+from smallcnn.core.study import STUDY  # noqa: E402
+from smallcnn.core.train import augment, default_config, train_step  # noqa: E402
 from smallcnn.datastore import DATASETS, dataset_shape  # noqa: E402
 from smallcnn.files import SmallCNNError, write_text  # noqa: E402
-from smallcnn.models import build_model, count_parameters  # noqa: E402
-from smallcnn.study import STUDY  # noqa: E402
-from smallcnn.train import augment, default_config, train_step  # noqa: E402
 
 # CIFAR-100's training images less the validation split: the images of one training epoch.
 CIFAR_TRAIN_IMAGES = round(DATASETS["cifar100"]["sizes"][0] * (1 - default_config("cifar100").val_fraction))
@@ -87,7 +87,7 @@ def throughput_row(name, config, params, wall, cpu, single_cpu, threads, n_image
 
 
 def measure_throughput(entries=None, steps=6, n_images=CIFAR_TRAIN_IMAGES, seed=0):
-    """Epochs per minute of each study entry (smallcnn.study.STUDY) on random CIFAR-100-shaped images."""
+    """Epochs per minute of each study entry (smallcnn.core.study.STUDY) on random CIFAR-100-shaped images."""
     torch.manual_seed(seed)
     base = default_config("cifar100", seed=seed)
     channels, side, classes = dataset_shape("cifar100")

@@ -10,8 +10,8 @@ import sys
 import torch
 from torch import distributed, nn
 
-from smallcnn import train
 from smallcnn.cli import main
+from smallcnn.core import train
 
 
 def poison(rank, after, *args):
@@ -29,7 +29,7 @@ def poison(rank, after, *args):
 
 def batchnorm():
     """Forward, gradients and running statistics of the synchronised BatchNorm against one process's."""
-    from smallcnn.distributed import CPUSyncBatchNorm, DDP
+    from smallcnn.distributed import DDP, CPUSyncBatchNorm
 
     x, target = torch.randn(2, 16, 4, 5, 5, generator=torch.Generator().manual_seed(0))
 

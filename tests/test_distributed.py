@@ -22,7 +22,7 @@ import smallcnn
 from processes import children
 from smallcnn import distributed
 from smallcnn.cli import main
-from smallcnn.models import build_model
+from smallcnn.core.models import build_model
 from smallcnn.runs import RUN_FILES, TrainingError, check_shards
 
 SRC = str(Path(smallcnn.__file__).parents[1])
@@ -250,7 +250,8 @@ def test_the_resume_command_names_torchrun_under_torchrun(monkeypatch):
     assert distributed.command("train --resume r") == "smallcnn train --resume r"
     monkeypatch.setenv("WORLD_SIZE", "4")
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
-    assert distributed.command("train --resume r") == "torchrun --standalone --nproc-per-node 4 -m smallcnn train --resume r"
+    expected = "torchrun --standalone --nproc-per-node 4 -m smallcnn train --resume r"
+    assert distributed.command("train --resume r") == expected
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
     assert "the same torchrun command on every machine" in distributed.command("train --resume r")
 
@@ -302,7 +303,7 @@ def test_a_cuda_run_with_amp_trains_and_records_the_device(fashion, tmp_path):
 
 @pytest.mark.gpu
 def test_a_deterministic_cuda_run_resumes_bit_for_bit(fashion, tmp_path, monkeypatch, capsys):
-    from smallcnn import train
+    from smallcnn.core import train
     args = ["train", "fashion-mnist", "--subset", "4000", "--epochs", "3", "--seed", "3", "--variant", "dropout",
             "--augment", "flip", "--device", "cuda", "--deterministic", "--data-dir", str(fashion.location)]
     assert main([*args, "--out", str(tmp_path / "straight")]) == 0

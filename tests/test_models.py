@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from smallcnn.cli import main
-from smallcnn.models import SPEC_WIDTHS, VARIANTS, SmallCNN, build_model, count_parameters
+from smallcnn.core.models import SPEC_WIDTHS, VARIANTS, SmallCNN, build_model, count_parameters
 
 FASHION = (1, 28, 10)   # in_channels, image side, classes
 CIFAR100 = (3, 32, 100)

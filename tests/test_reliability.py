@@ -16,13 +16,21 @@ import torch
 from torch import nn
 
 import smallcnn
-from smallcnn import files, runs, train
+from smallcnn import files, runs
 from smallcnn.cli import main
-from smallcnn.data import make_splits
-from smallcnn.models import build_model
-from smallcnn.runs import (RunConfig, TrainingError, collapse_warning, pick_device, prepare_out_dir, run_config,
-                           run_training)
-from smallcnn.train import evaluate
+from smallcnn.core import train
+from smallcnn.core.data import make_splits
+from smallcnn.core.models import build_model
+from smallcnn.core.train import evaluate
+from smallcnn.runs import (
+    RunConfig,
+    TrainingError,
+    collapse_warning,
+    pick_device,
+    prepare_out_dir,
+    run_config,
+    run_training,
+)
 
 SRC = str(Path(smallcnn.__file__).parents[1])
 # Dropout (the global RNG) and flips (the run's generator) make every random state matter on resume.

@@ -22,14 +22,15 @@ from torch import nn
 
 from fakedata import write_cifar100
 from processes import children, running
-from smallcnn import datastore, study, studyrun
+from smallcnn import datastore, studyrun
 from smallcnn.cli import main
-from smallcnn.data import make_splits
+from smallcnn.core import study
+from smallcnn.core.data import make_splits
+from smallcnn.core.models import VARIANTS, build_model, count_parameters
+from smallcnn.core.study import STUDY, chosen_entry, estimate_seconds, run_study
+from smallcnn.core.train import TrainState, default_config, evaluate
 from smallcnn.files import SmallCNNError
-from smallcnn.models import VARIANTS, build_model, count_parameters
 from smallcnn.runs import check_config, run_config, run_training, write_run_report
-from smallcnn.study import STUDY, chosen_entry, estimate_seconds, run_study
-from smallcnn.train import TrainState, default_config, evaluate
 
 SHAPE = (3, 32, 100)
 NOT_OFFICIAL = "NOT the official CIFAR-100"

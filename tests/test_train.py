@@ -8,11 +8,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from smallcnn import train
-from smallcnn.data import make_splits, random_split
-from smallcnn.models import build_model
-from smallcnn.train import (MIN_EPOCHS, TrainConfig, TrainState, augment, default_config, evaluate, fit,
-                            lr_factor, make_training, train_epoch)
+from smallcnn.core import train
+from smallcnn.core.data import make_splits, random_split
+from smallcnn.core.models import build_model
+from smallcnn.core.train import (
+    MIN_EPOCHS,
+    TrainConfig,
+    TrainState,
+    augment,
+    default_config,
+    evaluate,
+    fit,
+    lr_factor,
+    make_training,
+    train_epoch,
+)
 
 TIMING = ("seconds", "images_per_second")
 
@@ -257,7 +267,8 @@ def train_on(fashion, config, variant="spec"):
     model = build_model(variant).to(memory_format=torch.channels_last)
     criterion, optimizer, scheduler = make_training(model, config, math.ceil(len(splits.train_y) / config.batch_size))
     ends = []
-    state = fit(model, splits, criterion, optimizer, scheduler, config, on_epoch_end=lambda s: ends.append(len(s.history)))
+    state = fit(model, splits, criterion, optimizer, scheduler, config,
+                on_epoch_end=lambda s: ends.append(len(s.history)))
     return model, splits, criterion, state, ends
 
 

@@ -253,7 +253,7 @@ def answer_7c(part2):
         f"{surprise['val_delta_points']:+.2f} points against the spec-adapted model (the study table).",
         f"The common expectation is that it {'helps' if sign > 0 else 'hurts'}, because {reason} (general "
         f"knowledge), and here it {'helped' if helped else 'hurt'}"
-        + (", the opposite." if surprise in against else f", by more than any other single change.")]
+        + (", the opposite." if surprise in against else ", by more than any other single change.")]
     biggest = max(ran, key=lambda r: r["val_delta_points"])
     if biggest["val_delta_points"] >= NOISE_POINTS and biggest is not surprise:
         sentences.append(f"The largest single-change gain came from {biggest['change']} "

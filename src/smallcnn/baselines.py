@@ -30,10 +30,10 @@ from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
 
 from smallcnn import datastore
 from smallcnn.answers import answer_8a, answer_8b, load_published
-from smallcnn.compare import rank, table3_rows
-from smallcnn.data import random_split
+from smallcnn.core.compare import rank, table3_rows
+from smallcnn.core.data import random_split
+from smallcnn.core.plots import plot_comparison
 from smallcnn.files import SmallCNNError, csv_text, write_text
-from smallcnn.plots import plot_comparison
 
 
 def l1_logistic_regression():

@@ -10,13 +10,12 @@ import time
 
 import torch
 
-from smallcnn import datastore as data
-from smallcnn import distributed
+from smallcnn import datastore, distributed
+from smallcnn.core.models import VARIANTS, build_model, count_parameters
+from smallcnn.core.train import MIN_EPOCHS
 from smallcnn.datastore import canonical_name, dataset_shape
 from smallcnn.files import SmallCNNError
-from smallcnn.models import VARIANTS, build_model, count_parameters
 from smallcnn.runs import AUGMENTATIONS, RunConfig, check_config, run_config, run_training
-from smallcnn.train import MIN_EPOCHS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +38,7 @@ def add_data_commands(sub) -> None:
     parser.set_defaults(handler=show_data)
     actions = parser.add_subparsers(dest="data_command", metavar="ACTION")
     fetch = actions.add_parser("fetch", help="download and verify a dataset (no-op if already verified)")
-    fetch.add_argument("name", help=f"one of {', '.join(data.DATASETS)}")
+    fetch.add_argument("name", help=f"one of {', '.join(datastore.DATASETS)}")
     # SUPPRESS keeps `smallcnn data --data-dir DIR fetch NAME` from being reset to None by the subparser.
     fetch.add_argument("--data-dir", default=argparse.SUPPRESS, help="download into this directory")
     fetch.add_argument("--base-url", help="mirror to download from instead of the official URL's directory")
@@ -49,13 +48,13 @@ def add_data_commands(sub) -> None:
 def show_data(args) -> int:
     """Report every dataset; a found one is fully loaded, so a broken file ends the command with exit 2."""
     first_error = None
-    for name, spec in data.DATASETS.items():
+    for name, spec in datastore.DATASETS.items():
         try:
-            source = data.find_source(name, args.data_dir, args.allow_unofficial_data)
+            source = datastore.find_source(name, args.data_dir, args.allow_unofficial_data)
             if source is None:
                 print(f"{spec['title']}: not found")
                 continue
-            dataset = data.load_source(source)
+            dataset = datastore.load_source(source)
             print(f"{spec['title']}: {source.location} -- {len(dataset.train_labels)} train / "
                   f"{len(dataset.test_labels)} test, {len(dataset.classes)} classes; {dataset.identity}")
         except SmallCNNError as exc:
@@ -64,7 +63,7 @@ def show_data(args) -> int:
             continue
         if str(source.files_dir) != source.location:
             print(f"  read from the prepared copy {source.files_dir}")
-        for fname, status in data.file_status(name, source.files_dir).items():
+        for fname, status in datastore.file_status(name, source.files_dir).items():
             print(f"  {fname:28} {status}")
     if first_error:
         raise first_error
@@ -72,7 +71,7 @@ def show_data(args) -> int:
 
 
 def fetch_data(args) -> int:
-    source = data.fetch(args.name, args.data_dir, args.base_url)
+    source = datastore.fetch(args.name, args.data_dir, args.base_url)
     print(f"{source.location}: {source.identity}")
     return 0
 
@@ -111,7 +110,8 @@ def add_train_command(sub) -> None:
     p.add_argument("--variant", default=defaults.variant, metavar="NAME", help=f"one of: {', '.join(VARIANTS)}")
     p.add_argument("--epochs", type=int, help=f"default {MIN_EPOCHS}; fewer only with a warning")
     p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--lr", type=float, help=f"peak learning rate (default per dataset; {defaults.lr} for fashion-mnist)")
+    p.add_argument("--lr", type=float, help=f"peak learning rate (default per dataset; "
+                                                       f"{defaults.lr} for fashion-mnist)")
     p.add_argument("--momentum", type=float, default=defaults.momentum)
     p.add_argument("--no-nesterov", dest="nesterov", action="store_false")
     p.add_argument("--weight-decay", type=float, default=defaults.weight_decay)

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from torchvision.datasets import VisionDataset
 
-from smallcnn import data
+from smallcnn.core import data
 from smallcnn.files import SmallCNNError, atomic_write, write_json
 
 

@@ -42,7 +42,7 @@ def core_definitions():
     """{name: source} of every top-level function, class and constant of the core modules."""
     found = {}
     for module_name in CORE_MODULES:
-        module = importlib.import_module(f"smallcnn.{module_name}")
+        module = importlib.import_module(f"smallcnn.core.{module_name}")
         source = Path(module.__file__).read_text()
         lines = source.splitlines()
         for node in ast.parse(source).body:
@@ -69,7 +69,7 @@ def core_imports():
     """The core modules' imports without the package's own: the standard library on one line, then the rest."""
     stdlib, plain, names = {"math", "platform"}, set(), {}
     for module_name in CORE_MODULES:
-        module = importlib.import_module(f"smallcnn.{module_name}")
+        module = importlib.import_module(f"smallcnn.core.{module_name}")
         for node in ast.parse(Path(module.__file__).read_text()).body:
             if isinstance(node, ast.Import):
                 for alias in node.names:

@@ -97,9 +97,14 @@ def non_blank_lines(source):
     return sum(1 for line in source.splitlines() if line.strip() not in ("", CODE_MARK))
 
 
+def parse_code(source):
+    """The syntax tree of a code cell, its IPython magics (% and ! lines) blanked out."""
+    return ast.parse("\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()))
+
+
 def forbidden_imports(source):
     """Modules imported outside ALLOWED_IMPORTS (IPython % and ! lines are skipped)."""
-    tree = ast.parse("\n".join("" if l.lstrip().startswith(("%", "!")) else l for l in source.splitlines()))
+    tree = parse_code(source)
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -112,7 +117,7 @@ def forbidden_imports(source):
 def undocumented(source):
     """The functions and methods defined in the code that have no docstring (a class documents its __init__)."""
     try:
-        tree = ast.parse("\n".join("" if l.lstrip().startswith(("%", "!")) else l for l in source.splitlines()))
+        tree = parse_code(source)
     except SyntaxError:
         return []
     return [node.name for node in ast.walk(tree)
@@ -122,7 +127,7 @@ def undocumented(source):
 def tooling_names(source):
     """The identifiers in the code that name a tool's job (checkpoints, resume, atomic writes, ...)."""
     try:
-        tree = ast.parse("\n".join("" if l.lstrip().startswith(("%", "!")) else l for l in source.splitlines()))
+        tree = parse_code(source)
     except SyntaxError:
         return []
     names = set()

@@ -22,11 +22,11 @@ import numpy
 import torch
 
 from smallcnn import datastore, distributed
-from smallcnn.data import make_splits
+from smallcnn.core.data import make_splits
+from smallcnn.core.models import VARIANTS, build_model, count_parameters
+from smallcnn.core.plots import confusion_matrix, plot_confusion, plot_curves
+from smallcnn.core.train import RECIPES, TrainConfig, TrainState, evaluate, fit, make_training
 from smallcnn.files import SmallCNNError, atomic_write, csv_text, write_json, write_text
-from smallcnn.models import VARIANTS, build_model, count_parameters
-from smallcnn.plots import confusion_matrix, plot_confusion, plot_curves
-from smallcnn.train import RECIPES, TrainConfig, TrainState, evaluate, fit, make_training
 
 AUGMENTATIONS = ("none", "flip", "crop-flip")
 RUN_FILES = ("config.json", "history.csv", "metrics.json", "model.pt", "checkpoint.pt", "report.md",
@@ -274,7 +274,8 @@ def train_run(config, out_dir, data_dir, overwrite, resume, allow_unofficial, lo
                                              "versions": library_versions()})
     log(f"{dataset.name}: {dataset.identity}; {len(splits.train_y):,} train / {len(splits.val_y):,} validation"
         f" / {len(splits.test_y):,} test images; model {config.variant} with {count_parameters(model):,} "
-        f"parameters on {device}" + (f" and {world - 1} more process{'es' * (world > 2)} (torchrun)" if world > 1 else ""))
+        f"parameters on {device}"
+        + (f" and {world - 1} more process{'es' * (world > 2)} (torchrun)" if world > 1 else ""))
 
     def on_epoch_end(state):
         if not main:
@@ -368,7 +369,8 @@ def run_report_markdown(result):
         f"| parameters | {m['params']:,} |",
         f"| training time | {m['train_seconds']:.1f} s ({m['images_per_second']:,.0f} images/s, {m['device']}, "
         f"{m['threads']} threads) |", "",
-        f"Recipe: SGD with peak lr {c.lr} (one-cycle schedule), momentum {c.momentum}{' Nesterov' if c.nesterov else ''}, "
+        f"Recipe: SGD with peak lr {c.lr} (one-cycle schedule), momentum {c.momentum}"
+        f"{' Nesterov' if c.nesterov else ''}, "
         f"weight decay {c.weight_decay}, batch {c.batch_size}, augmentation {c.augment}, "
         f"label smoothing {c.label_smoothing}, seed {c.seed}.", "",
         "Hardest classes: " + ", ".join(f"{name} ({acc:.1%})" for name, acc in worst) + ".", "",

@@ -23,12 +23,12 @@ import torch.multiprocessing
 from torch import nn
 
 from smallcnn import datastore, distributed
-from smallcnn.data import make_splits
+from smallcnn.core.data import make_splits
+from smallcnn.core.plots import plot_study
+from smallcnn.core.study import STUDY, chosen_entry, compare_with_spec, run_study, study_entry
+from smallcnn.core.train import evaluate
 from smallcnn.files import SmallCNNError, csv_text, write_json, write_text
-from smallcnn.plots import plot_study
 from smallcnn.runs import check_config, pick_device, run_config, save_figure
-from smallcnn.study import STUDY, chosen_entry, compare_with_spec, run_study, study_entry
-from smallcnn.train import evaluate
 
 
 def select_entries(names=None):

@@ -13,8 +13,8 @@ from dataclasses import replace
 
 import torch
 
-from smallcnn.models import build_model, count_parameters
-from smallcnn.train import fit, make_training, train_step
+from smallcnn.core.models import build_model, count_parameters
+from smallcnn.core.train import fit, make_training, train_step
 
 # name: (model variant, recipe changes, what differs from the spec-adapted model), in the order the budget
 # goes to them: the combined candidate first, then the single changes, the slowest last.

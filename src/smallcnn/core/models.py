@@ -6,7 +6,6 @@ Fashion-MNIST and 27,171 on CIFAR-100. Every variant changes one named thing (or
 documented few), so nothing that changes the function is ever applied to the spec model silently.
 """
 
-import torch
 from torch import nn
 
 SPEC_WIDTHS = (10, 5, 16)  # the output channels of Conv_10, Conv_5 and Conv_16
