@@ -20,9 +20,8 @@ import numpy as np
 from nbformat.v4 import new_code_cell
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import load_line, machine_lines  # noqa: E402
-
 from smallcnn import datastore, notebook  # noqa: E402
+from timing import load_line, machine_lines  # noqa: E402
 
 UNCHECKED = '''#CODE HERE
 # TIMING ONLY: random CIFAR-100-shaped files, whose checksums are not the official ones.
