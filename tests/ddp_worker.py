@@ -19,8 +19,8 @@ def poison(rank, after, *args):
 
     def poisoned(*step_args):
         calls["n"] += 1
-        loss, logits = real_step(*step_args)
-        return (loss * float("nan") if calls["n"] > int(after) else loss), logits
+        totals = real_step(*step_args)
+        return totals * float("nan") if calls["n"] > int(after) else totals
 
     if int(os.environ["RANK"]) == int(rank):
         train.train_step = poisoned

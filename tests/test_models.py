@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from smallcnn.cli import main
-from smallcnn.core.models import SPEC_WIDTHS, VARIANTS, SmallCNN, build_model, count_parameters
+from smallcnn.core.models import SPEC_WIDTHS, VARIANTS, SmallCNN, StudyCNN, build_model, count_parameters
 
 FASHION = (1, 28, 10)   # in_channels, image side, classes
 CIFAR100 = (3, 32, 100)
@@ -109,7 +109,7 @@ def test_linear_input_size_follows_the_geometry(variant, side, in_features):
     (36, 16 * 2 * 2),  # 36 -> 34/17 -> 15/7 -> 5/2
 ])
 def test_padding_zero_shrinks_the_maps_and_the_linear_layer_follows(side, in_features):
-    spec, unpadded = SmallCNN(1, side, 10), SmallCNN(1, side, 10, padding=0)
+    spec, unpadded = SmallCNN(1, side, 10), StudyCNN(1, side, 10, padding=0)
     assert [m.padding for m in unpadded.modules() if isinstance(m, nn.Conv2d)] == [(0, 0)] * 3
     assert layer_kinds(spec) == layer_kinds(unpadded)
     assert unpadded.classifier.in_features == in_features
@@ -136,6 +136,16 @@ def test_dropout_acts_in_training_only():
 def test_spec_variant_is_the_default_smallcnn():
     assert VARIANTS["spec"] == {}
     assert repr(build_model("spec", 3, 32, 100)) == repr(SmallCNN(3, 32, 100))
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 10), (3, 32, 100)])
+def test_study_cnn_at_its_defaults_is_the_spec_model_weight_for_weight(shape):
+    torch.manual_seed(0)
+    spec = SmallCNN(*shape)
+    torch.manual_seed(0)
+    study = StudyCNN(*shape)
+    assert repr(spec).replace("SmallCNN", "StudyCNN") == repr(study)
+    assert all(torch.equal(a, b) for a, b in zip(spec.state_dict().values(), study.state_dict().values(), strict=True))
 
 
 def test_unknown_variant_is_an_error_listing_the_choices():

@@ -15,6 +15,8 @@ import torch
 from torch import distributed, nn
 from torch.nn.parallel import DistributedDataParallel
 
+from smallcnn.core import train
+
 
 def rank():
     """This process's place among all processes of the run (0 without torchrun)."""
@@ -185,6 +187,19 @@ def wrap(model, device):
     else:
         model = CPUSyncBatchNorm.convert(model)
     return DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def sharded_step(model, images, labels, criterion, optimizer):
+    """The core's train_step on this process's share of a global batch; returns the whole batch's totals.
+
+    Every process takes images rank, rank + world, ... of the same batch (augmented as a whole, from the
+    one seeded generator), DDP averages the gradients, and the totals are summed over the processes, so
+    every process has the same history and meets a non-finite loss in the same epoch.
+    """
+    totals = train.train_step(model, images[rank()::world_size()], labels[rank()::world_size()], criterion,
+                              optimizer)
+    distributed.all_reduce(totals)
+    return totals
 
 
 def plain(model):

@@ -14,9 +14,9 @@ import ast
 import copy
 import importlib
 import json
+import re
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -24,12 +24,12 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from smallcnn import answers, datastore
 from smallcnn.files import SmallCNNError, atomic_write
-from smallcnn.notebookcheck import CODE_MARK, EXPLAIN_MARK, PLACEHOLDER, check_notebook, output_text
+from smallcnn.notebookcheck import EXPLAIN_MARK, check_notebook, output_text
 
 CORE_MODULES = ("data", "models", "train", "plots", "compare", "study")
-QUICK = {"subset": 5000, "epochs": 2}          # a smoke test of the whole notebook, not the deliverable
-STUDY_MINUTES = {"quick": 1, "full": 9}        # Part 2's architecture study; entries that do not fit are skipped
+QUICK = {"subset": 5000, "epochs": 2, "study_minutes": 1}  # a smoke test of the whole notebook, not the deliverable
 CELL_TIMEOUT = 3600
+DATA_FOLDER = "data"  # the template's DATA_DIR: beside the notebook
 
 
 class NotebookError(SmallCNNError):
@@ -81,239 +81,87 @@ def core_imports():
     return [f"import {', '.join(sorted(stdlib))}", *sorted(plain), *froms]
 
 
-@dataclass(frozen=True)
-class Code:
-    """One code cell: the core objects it defines, then the lines that use them."""
-    defines: tuple = ()
-    run: str = ""
+# --- the template: the notebook's cells, in the percent format -------------------------------------------
+
+TEMPLATE = Path(__file__).with_name("notebook_template.py")
+CELL = re.compile(r"^# %%(?: \[markdown\])?.*$", re.MULTILINE)
+# What the quick build changes in the template: every replaced text must be there (a test proves it).
+QUICK_EDITS = {
+    **{f'default_config("{name}")': f'default_config("{name}", subset={QUICK["subset"]}, epochs={QUICK["epochs"]})'
+       for name in ("fashion-mnist", "cifar100")},
+    "STUDY_MINUTES = 8": f"STUDY_MINUTES = {QUICK['study_minutes']}"}
+AUTO_DEVICE = ('DEVICE = torch.accelerator.current_accelerator() if torch.accelerator.is_available() '
+               'else torch.device("cpu")')
 
 
-def render(code, definitions):
-    blocks = [definitions[name] for name in code.defines] + ([code.run.strip()] if code.run.strip() else [])
-    return CODE_MARK + "\n" + "\n\n\n".join(blocks)
+def template_cells(text):
+    """[(kind, tags, source)] of the template: kind "code" or "markdown", tags after the marker."""
+    markers = list(CELL.finditer(text))
+    cells = []
+    for marker, following in zip(markers, markers[1:] + [None]):
+        body = text[marker.end():following.start() if following else len(text)].strip("\n")
+        header = marker.group(0)
+        if "[markdown]" in header:
+            lines = [line[2:] if line.startswith("# ") else line.lstrip("#") for line in body.splitlines()]
+            cells.append(("markdown", header.split("]", 1)[1].split(), "\n".join(lines).strip()))
+        else:
+            cells.append(("code", header[4:].split(), body.strip()))
+    return cells
 
 
-# --- the notebook's cells, in the assignment's order ------------------------------------------------
-
-def md(text):
-    return new_markdown_cell(text.strip())
-
-
-def explain(key):
-    """The heading of one question and its explanation cell, written after execution."""
-    titles = {"8a": "8(a) Which techniques from Table 3 beat my CNN, which do worse, and why?",
-              "8b": "8(b) Ideas to improve my method",
-              "7a": "7(a) How did the curves change from Fashion-MNIST to CIFAR-100?",
-              "7b": "7(b) What accounts for the gap to a ResNet-style network?",
-              "7c": "7(c) The architecture change that surprised me most"}
-    cell = md(f"{EXPLAIN_MARK}\n\n*(written after execution)*")
-    cell.metadata["smallcnn"] = {"answer": key}
-    return [md(f"### {titles[key]}"), cell]
+def fill_code(source, definitions, imports, published):
+    """A code cell's source with each directive line replaced by what it names."""
+    lines = []
+    for line in source.splitlines():
+        if line.startswith("# core: "):
+            lines += ["\n\n".join(definitions[name.strip()] for name in line[len("# core: "):].split(",")), ""]
+        elif line == "# core imports":
+            lines += imports
+        elif line == "# published: table3":
+            lines.append(published)
+        else:
+            lines.append(line)
+    return re.sub(r"\n{4,}", "\n\n\n", "\n".join(lines)).strip()
 
 
-def settings_code(quick, fashion_root, cifar_root, download):
-    return Code(run=f"""
-# The settings of this run: where torchvision finds (or downloads) each dataset, and the run's size.
-FASHION_ROOT = {str(fashion_root)!r}
-CIFAR_ROOT = {str(cifar_root)!r}
-DOWNLOAD = {download!r}  # whether torchvision may download a dataset that is not there yet
-QUICK = {QUICK if quick else {}!r}  # empty: the full recipe; anything else is a smoke test only
-STUDY_MINUTES = {STUDY_MINUTES['quick' if quick else 'full']!r}  # time budget of Part 2's architecture study
-print(f"Python {{platform.python_version()}}, torch {{torch.__version__}}, torchvision {{torchvision.__version__}}, "
-      f"{{torch.get_num_threads()}} CPU threads")""")
-
-
-PART1 = [
-    md("# Part 1: Fashion-MNIST"),
-    md("""## Data
-Fashion-MNIST is loaded with `torchvision.datasets.FashionMNIST`. Instead of a `DataLoader`, each split is kept
-in memory as one tensor, so that a training batch is simply a slice of it; the images are normalised with the
-mean and standard deviation of the training split only. The validation set is a random 10% of the official
-training set (item 5 asks for it), and the test set is used only once, at the end."""),
-    Code(("load_split", "random_split", "make_splits", "show_examples"), """
-train_images1, train_labels1, classes1 = load_split(torchvision.datasets.FashionMNIST, FASHION_ROOT, True, DOWNLOAD)
-test_images1, test_labels1, _ = load_split(torchvision.datasets.FashionMNIST, FASHION_ROOT, False, DOWNLOAD)
-print(f"training images {tuple(train_images1.shape)}, test images {tuple(test_images1.shape)}")
-show_examples(train_images1, train_labels1, classes1)
-plt.show()"""),
-    md("The recipe of a run, and the split it implies:"),
-    Code(("MIN_EPOCHS", "TrainConfig", "RECIPES", "default_config"), """
-config1 = default_config("fashion-mnist", **QUICK)
-splits1 = make_splits(train_images1, train_labels1, test_images1, test_labels1, config1.val_fraction,
-                      config1.seed, config1.subset)
-print(f"{len(splits1.train_y):,} training / {len(splits1.val_y):,} validation / {len(splits1.test_y):,} test images")"""),
-    md("## 1. The model\nThe layers in the assignment's left-to-right order, with 3x3 kernels (padding 1 keeps the "
-       "image size before each pooling step). The size of the Linear layer's input follows from the geometry."),
-    Code(("SPEC_WIDTHS", "SmallCNN", "count_parameters"), """
-torch.manual_seed(config1.seed)
-model1 = SmallCNN().to(memory_format=torch.channels_last)
-print(model1, f"{count_parameters(model1):,} trainable parameters", sep="\\n")"""),
-    md("## 2. Loss and optimizer\nCross-entropy loss and SGD with momentum, as the assignment requires; the "
-       "learning rate follows a one-cycle schedule (a warm-up, then a linear decay to zero). The optimizer printed "
-       "below shows the rate of the very first step, the start of the warm-up; item 4 shows the peak."),
-    Code(("lr_factor", "make_training"), """
-steps_per_epoch1 = math.ceil(len(splits1.train_y) / config1.batch_size)
-criterion1, optimizer1, scheduler1 = make_training(model1, config1, steps_per_epoch1)
-print(criterion1, optimizer1, sep="\\n")"""),
-    md("## 3. Training for at least 15 epochs\nOne epoch visits the training split in a new random order; after it, "
-       "the validation split is evaluated and the weights of the best epoch so far (by validation accuracy) are "
-       "kept. Those weights are the model that is tested in item 6."),
-    Code(("augment", "train_step", "train_epoch", "evaluate", "TrainState", "fit", "print_epoch"), """
-state1 = fit(model1, splits1, criterion1, optimizer1, scheduler1, config1, on_epoch_end=print_epoch)
-print(f"trained {config1.epochs} epochs in {sum(row['seconds'] for row in state1.history):.0f} s")"""),
-    md("## 4. Batch size and learning rate\nThe values I chose, and the learning rate each epoch ended with."),
-    Code(run="""
-print(f"batch size {config1.batch_size}, peak learning rate {config1.lr}, momentum {config1.momentum} "
-      f"(Nesterov: {config1.nesterov}), weight decay {config1.weight_decay}")
-plt.plot([row["epoch"] for row in state1.history], [row["lr"] for row in state1.history], "o-")
-plt.xlabel("epoch"), plt.ylabel("learning rate at the end of the epoch")
-plt.show()"""),
-    md("## 5. Training and validation loss"),
-    Code(("plot_curves", "summarise_curves"), """
-plot_curves(state1.history, "Part 1: Fashion-MNIST, the assignment's CNN")
-plt.show()
-summarise_curves(state1)"""),
-    md("## 6. Evaluation on the test set\nThe best-validation weights, evaluated once on the 10,000 test images; "
-       "the confusion matrix shows which classes are mistaken for which."),
-    Code(("confusion_matrix", "plot_confusion", "per_class_accuracy"), """
-model1.load_state_dict(state1.best_weights)
-test_loss1, test_accuracy1, predictions1 = evaluate(model1, splits1.test_x, splits1.test_y, criterion1)
-matrix1 = confusion_matrix(splits1.test_y, predictions1, len(classes1))
-plot_confusion(matrix1, classes1)
-plt.show()
-per_class1 = per_class_accuracy(matrix1, classes1)"""),
-    md("## 7. Test accuracy"),
-    Code(run="""
-print(f"Test accuracy: {test_accuracy1:.2%} (test loss {test_loss1:.4f}), with the weights of epoch "
-      f"{state1.best_epoch} (validation accuracy {state1.best_val_accuracy:.2%})")"""),
-    md("""## 8. Comparison with Table 3 of the Fashion-MNIST paper
-Table 3 of Xiao, Rasul and Vollgraf (2017) gives the best configuration of each scikit-learn classifier family
-and its mean test accuracy on the same 10,000 test images; my CNN's test accuracy from item 7 is ranked among
-them."""),
-]
-PART1_COMPARISON = Code(("table3_rows", "rank", "plot_comparison"), """
-cnn_row1 = {"name": f"my CNN ({count_parameters(model1):,} parameters)", "source": "this CNN",
-            "accuracy": test_accuracy1, "note": f"{config1.epochs} epochs, one seeded run"}
-ranked1 = rank(table3_rows(TABLE3_ACCURACY) + [cnn_row1])
-for row in ranked1:
-    print(f"{row['rank']:>3}  {row['accuracy']:7.2%}  {row['source']:<10} {row['name']}")
-plot_comparison(ranked1, "Fashion-MNIST test accuracy: my CNN among Table 3's classifiers")
-plt.show()""")
-
-PART2 = [
-    md("# Part 2: CIFAR-100"),
-    md("""## Data
-CIFAR-100 through `torchvision.datasets.CIFAR100`, which verifies every file's checksum. The same split and
-normalisation as in Part 1, now with three colour channels; the recipe adds random crops and flips."""),
-    Code(run="""
-# The same functions as in Part 1; torchvision's CIFAR100 refuses files whose checksums are not the official ones.
-train_images2, train_labels2, classes2 = load_split(torchvision.datasets.CIFAR100, CIFAR_ROOT, True, DOWNLOAD)
-test_images2, test_labels2, _ = load_split(torchvision.datasets.CIFAR100, CIFAR_ROOT, False, DOWNLOAD)
-print(f"training images {tuple(train_images2.shape)}, test images {tuple(test_images2.shape)}, "
-      f"{len(classes2)} classes")
-show_examples(train_images2, train_labels2, classes2)  # the first 10 of the 100 classes
-plt.show()
-# The Part 2 recipe: Part 1's, with a lower peak learning rate and random crops and flips (see RECIPES).
-config2 = default_config("cifar100", **QUICK)
-splits2 = make_splits(train_images2, train_labels2, test_images2, test_labels2, config2.val_fraction,
-                      config2.seed, config2.subset)"""),
-    md("## 1. The model adapted to 3x32x32 images and 100 classes\nOnly the input channels, the image size and "
-       "the number of outputs change; the layers are those of Part 1."),
-    Code(run="""
-torch.manual_seed(config2.seed)
-model2 = SmallCNN(in_channels=3, image_size=32, num_classes=100).to(memory_format=torch.channels_last)
-print(model2, f"{count_parameters(model2):,} trainable parameters", sep="\\n")"""),
-    md("## 2. Loss and optimizer\nThe same loss, optimizer and schedule as in Part 1; only the peak learning rate "
-       "changes (see the recipe)."),
-    Code(run="""
-steps_per_epoch2 = math.ceil(len(splits2.train_y) / config2.batch_size)
-criterion2, optimizer2, scheduler2 = make_training(model2, config2, steps_per_epoch2)
-print(criterion2, optimizer2, sep="\\n")
-print(f"batch size {config2.batch_size}, peak learning rate {config2.lr}, augmentation {config2.augment}")"""),
-    md("## 3. Training and validation split"),
-    Code(run="""
-print(f"{len(splits2.train_y):,} training / {len(splits2.val_y):,} validation / {len(splits2.test_y):,} test images")
-print("validation images per class: from", torch.bincount(splits2.val_y).min().item(), "to",
-      torch.bincount(splits2.val_y).max().item())"""),
-    md("## 4. Training for at least 15 epochs"),
-    Code(run="""
-state2 = fit(model2, splits2, criterion2, optimizer2, scheduler2, config2, on_epoch_end=print_epoch)
-print(f"trained {config2.epochs} epochs in {sum(row['seconds'] for row in state2.history):.0f} s")"""),
-    md("## 5. Training and validation loss"),
-    Code(run="""
-plot_curves(state2.history, "Part 2: CIFAR-100, the assignment's CNN adapted")
-plt.show()
-summarise_curves(state2)"""),
-    md("## 6. Test accuracy\nThe best-validation weights of the spec-adapted model, evaluated once."),
-    Code(run="""
-model2.load_state_dict(state2.best_weights)
-test_loss2, test_accuracy2, predictions2 = evaluate(model2, splits2.test_x, splits2.test_y, criterion2)
-print(f"Test accuracy: {test_accuracy2:.2%} (the assignment asks for at least 30%), with the weights of epoch "
-      f"{state2.best_epoch} (validation accuracy {state2.best_val_accuracy:.2%})")"""),
-    md("""## Architecture study
-One change at a time against the spec-adapted model, each trained with the same recipe while the time budget
-lasts, and compared on the **validation** split. The test set is used once more, for the entry the study
-chooses."""),
-    Code(("VARIANTS", "build_model", "STUDY", "wait_for", "estimate_seconds", "run_study", "study_entry",
-          "compare_with_spec", "chosen_entry", "plot_study"), """
-shape2 = (3, 32, 100)  # input channels, image side, classes
-study2, trained2 = run_study(list(STUDY), splits2, config2, shape2, STUDY_MINUTES * 60,
-                             trained={"spec": (model2, state2)})
-for row in study2:  # validation accuracy, and its change against spec in points
-    ran = row["val_accuracy"] is not None
-    print(f"{row['entry']:<16} {row['params']:>9,} parameters  " + (f"validation {row['val_accuracy']:.2%} "
-          f"({row['val_delta_points']:+.2f} points)" if ran else row["status"]))
-plot_study(study2, "Part 2: validation accuracy of each change")
-plt.show()
-chosen2 = chosen_entry(study2)
-chosen_test_accuracy2 = evaluate(trained2[chosen2][0], splits2.test_x, splits2.test_y, criterion2)[1]
-print(f"Chosen on validation: {chosen2}; its test accuracy: {chosen_test_accuracy2:.2%}")"""),
-    md("## 7. Questions"),
-]
-
-
-def published_code():
-    """Table 3 and the CIFAR-100 reference, copied from published.json as literal data (no figure typed in)."""
-    published = answers.load_published()
-    table = published["fashion_mnist_table3"]
+def published_table3():
+    """Table 3 as literal data with its citation, from published.json (no figure typed in)."""
+    table = answers.load_published()["fashion_mnist_table3"]
     pairs = [f"{r['classifier']!r}: {r['fashion_mnist']!r}" for r in table["rows"]]
     lines = ",\n    ".join(", ".join(pairs[i:i + 3]) for i in range(0, len(pairs), 3))
-    return Code(run=f"""
-# {table['citation']}
-# {table['table']} Its Fashion-MNIST column, as published.
-TABLE3_ACCURACY = {{
-    {lines}}}""")
+    return f"# {table['citation']}\n# {table['table']} Its Fashion-MNIST column, as published.\n" \
+           f"TABLE3_ACCURACY = {{\n    {lines}}}"
 
 
-def build_notebook(quick=False, fashion_root=".", cifar_root=".", download=False):
-    """The unexecuted notebook: disclaimer, introduction, settings, Part 1 and Part 2 with their questions."""
-    definitions = core_definitions()
-    imports = "\n".join(core_imports())
-    cells = [disclaimer_cell(), md("# Introduction\n\n*(written after execution)*"),
-             Code(run="# The libraries this notebook uses, and only these: the standard library, torch, torchvision,\n"
-                      "# numpy and matplotlib (plots).\n" + imports),
-             settings_code(quick, fashion_root, cifar_root, download),
-             *PART1, published_code(), PART1_COMPARISON, *explain("8a"), *explain("8b"),
-             *PART2, *explain("7a"), *explain("7b"), *explain("7c")]
-    cells = [new_code_cell(render(c, definitions)) if isinstance(c, Code) else c for c in cells]
-    cells[1].metadata["smallcnn"] = {"introduction": True}
+def template_text(quick=False, device="auto"):
+    """The template's text, with the quick build's smaller settings or a fixed device where asked."""
+    text = TEMPLATE.read_text()
+    edits = dict(QUICK_EDITS) if quick else {}
+    if device != "auto":
+        edits[AUTO_DEVICE] = f"DEVICE = torch.device({device!r})"
+    for old, new in edits.items():
+        if old not in text:
+            raise NotebookError(f"the template no longer holds {old!r}")
+        text = text.replace(old, new)
+    return text
+
+
+def build_notebook(quick=False, device="auto"):
+    """The unexecuted notebook: the template's cells, the core's definitions and the published data filled in."""
+    definitions, imports, published = core_definitions(), core_imports(), published_table3()
+    cells = []
+    for kind, tags, source in template_cells(template_text(quick, device)):
+        if kind == "code":
+            cell = new_code_cell(fill_code(source, definitions, imports, published))
+        else:
+            cell = new_markdown_cell(source)
+            for tag in tags:
+                key, _, value = tag.partition("=")
+                cell.metadata.setdefault("smallcnn", {})[key] = value or True
+        cells.append(cell)
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return nb
-
-
-def disclaimer_cell():
-    return md(f"""# AI-use disclaimer
-**Provenance.** This notebook was generated and executed by the `smallcnn notebook` command. Its code cells are
-functions of the `smallcnn` package (written with the help of an AI coding assistant and tested there), copied
-verbatim, followed by the lines that call them. The explanation texts were composed by the package from this
-execution's results: every accuracy they quote is printed in an output of this notebook or is a cited published
-figure, and the other numbers are computed from those outputs.
-
-**My own declaration (to be written by the student).**
-
-> {PLACEHOLDER} of how you used AI tools for this assignment, citing which parts of the code were
-> written with AI help._""")
 
 
 # --- execution --------------------------------------------------------------------------------------
@@ -322,15 +170,19 @@ figure, and the other numbers are computed from those outputs.
 RESULTS_CODE = """
 import dataclasses as _dataclasses, json as _json
 _part = lambda config, model, state, test_accuracy, classes, splits: {
-    "config": _dataclasses.asdict(config), "epochs": config.epochs, "params": count_parameters(model), "history": state.history,
-    "best_epoch": state.best_epoch, "best_val_accuracy": state.best_val_accuracy, "test_accuracy": test_accuracy,
-    "num_classes": len(classes), "train_images": len(splits.train_y)}
+    "config": _dataclasses.asdict(config), "epochs": config.epochs, "params": count_parameters(model),
+    "history": state.history, "kept_epoch": state.kept_epoch,
+    "kept_val_accuracy": state.history[state.kept_epoch - 1]["val_accuracy"], "policy": config.keep,
+    "test_accuracy": test_accuracy, "num_classes": len(classes), "train_images": len(splits.train_y),
+    "val_images": len(splits.val_y)}
 _results = {"part1": {**_part(config1, model1, state1, test_accuracy1, classes1, splits1), "per_class": per_class1,
-                      "ranked": ranked1}}
-if "study2" in globals():
+                      "confusions": confusions1, "ranked": ranked1}}
+if "chosen_test_accuracy2" in globals():
+    _chosen = next(row for row in study2 if row["entry"] == chosen2)
     _results["part2"] = {**_part(config2, model2, state2, test_accuracy2, classes2, splits2), "study": study2,
-                         "chosen": chosen2, "chosen_test_accuracy": chosen_test_accuracy2,
-                         "chosen_widths": VARIANTS[STUDY[chosen2][0]].get("widths", SPEC_WIDTHS)}
+                         "chosen": chosen2, "chosen_change": _chosen["change"], "chosen_params": _chosen["params"],
+                         "chosen_test_accuracy": chosen_test_accuracy2,
+                         "chosen_history": trained2[chosen2][1].history}
 print(_json.dumps(_results))
 """
 
@@ -377,11 +229,10 @@ def copy_outputs(run_nb, nb, runnable):
 # --- the explanations and the introduction, from the results ----------------------------------------
 
 def write_explanations(nb, results, part2_reason):
-    reference = max((r for r in answers.load_published()["cifar100_references"]["results"]
-                     if r["skip_connections"]), key=lambda r: r["accuracy"])
+    references = answers.load_published()["cifar100_references"]["results"]
     part1, part2 = results["part1"], results.get("part2")
     texts = {"8a": lambda: answers.answer_8a(part1), "8b": lambda: answers.answer_8b(part1),
-             "7a": lambda: answers.answer_7a(part1, part2), "7b": lambda: answers.answer_7b(part2, reference),
+             "7a": lambda: answers.answer_7a(part1, part2), "7b": lambda: answers.answer_7b(part2, references),
              "7c": lambda: answers.answer_7c(part2)}
     for cell in nb.cells:
         key = cell.metadata.get("smallcnn", {}).get("answer")
@@ -416,10 +267,15 @@ def introduction(quick, results, seconds, part2_reason):
     return "\n".join(lines)
 
 
+def check_writable(path):
+    """Stand-in until files.check_writable lands: the notebook's folder must take new files."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+
 # --- building the deliverable ----------------------------------------------------------------------
 
 def find_data(data_dir, quick):
-    """(Fashion-MNIST root, CIFAR-100 root, reason Part 2 cannot run or None): torchvision roots, prepared offline."""
+    """(Fashion-MNIST source, CIFAR-100 source or None, reason Part 2 cannot run or None), found offline."""
     fashion = datastore.find_source("fashion-mnist", data_dir)
     if fashion is None:
         raise NotebookError("Fashion-MNIST not found; install it (`apt-get install dataset-fashion-mnist` or "
@@ -429,12 +285,27 @@ def find_data(data_dir, quick):
         if cifar is None and not quick:
             cifar = datastore.fetch("cifar100", data_dir)
     except datastore.DataError as exc:
-        return fashion.root, datastore.default_cache_dir(), f"the official CIFAR-100 is not available here ({exc})"
+        return fashion, None, f"the official CIFAR-100 is not available here ({exc})"
     if cifar is None:
-        return fashion.root, datastore.default_cache_dir(), "the quick build does not download CIFAR-100"
+        return fashion, None, "the quick build does not download CIFAR-100"
     if not cifar.official:
-        return fashion.root, cifar.root, f"the CIFAR-100 files in {cifar.location} are {cifar.identity}"
-    return fashion.root, cifar.root, None
+        return fashion, None, f"the CIFAR-100 files in {cifar.location} are {cifar.identity}"
+    return fashion, cifar, None
+
+
+def show_data(folder, sources):
+    """Make each dataset found offline visible in the notebook's data folder, in torchvision's layout.
+
+    The notebook reads `data/` beside itself, exactly as it will on a TA's machine; here each dataset's
+    folder there is a link to the verified copy the tooling found. A folder already there is left alone.
+    """
+    for source in sources:
+        name = source.files_dir.relative_to(source.root).parts[0]  # FashionMNIST or cifar-100-python
+        link = folder / name
+        if not link.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            link.unlink(missing_ok=True)  # a dangling link from an earlier build
+            link.symlink_to((Path(source.root) / name).resolve(), target_is_directory=True)
 
 
 def finish(nb, results, quick, seconds, part2_reason):
@@ -444,13 +315,14 @@ def finish(nb, results, quick, seconds, part2_reason):
     intro.source = introduction(quick, results, seconds, part2_reason)
     reasons = incompleteness(quick, part2_reason)
     if reasons:
-        nb.cells.insert(1, md("> **This notebook is incomplete as a deliverable:**\n>\n"
+        nb.cells.insert(1, new_markdown_cell("> **This notebook is incomplete as a deliverable:**\n>\n"
                               + "\n".join(f"> - {reason}" for reason in reasons)))
     return reasons
 
 
 def quick_words():
-    return ", ".join(f"{key} {value:,}" for key, value in QUICK.items())
+    return (f"{QUICK['subset']:,} training images, {QUICK['epochs']} epochs, a {QUICK['study_minutes']}-minute "
+            f"architecture study")
 
 
 def incompleteness(quick, part2_reason):
@@ -474,17 +346,20 @@ def write_html(nb, path):
     atomic_write(path, lambda f: f.write(body.encode()))
 
 
-def make_notebook(out, quick=False, data_dir=None, allow_incomplete=False, html=False, log=print):
+def make_notebook(out, quick=False, data_dir=None, allow_incomplete=False, html=False, device="auto", log=print):
     """Build, execute, write up, save and check the notebook; returns the check's summary line.
 
+    The notebook runs in its own folder and reads its datasets from `data/` there, as it would anywhere.
     A notebook that could not run Part 2 is still written; unless allow_incomplete, that is an error.
     """
     out = Path(out)
-    fashion_root, cifar_root, part2_reason = find_data(data_dir, quick)
-    nb = build_notebook(quick, fashion_root, cifar_root, download=False)
+    check_writable(out)
+    fashion, cifar, part2_reason = find_data(data_dir, quick)
+    show_data(out.parent / DATA_FOLDER, [source for source in (fashion, cifar) if source])
+    nb = build_notebook(quick, device)
     start = time.perf_counter()
     try:
-        results = execute(nb, Path.cwd(), run_part2=part2_reason is None)
+        results = execute(nb, out.parent, run_part2=part2_reason is None)
     except NotebookError as exc:
         write_notebook(nb, out)
         raise NotebookError(f"{exc}; the partly executed notebook is in {out}") from None

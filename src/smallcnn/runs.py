@@ -291,7 +291,8 @@ def train_run(config, out_dir, data_dir, overwrite, resume, allow_unofficial, lo
 
     resume_command = distributed.command(f"train --resume {out}")
     try:
-        state = fit(model, splits, criterion, optimizer, scheduler, config, state, on_epoch_end)
+        state = fit(model, splits, criterion, optimizer, scheduler, config, state, on_epoch_end,
+                    step=distributed.sharded_step if world > 1 else None)
     except KeyboardInterrupt:
         raise distributed.apart(TrainingError(f"interrupted; the last finished epoch is saved in "
                                               f"{out / 'checkpoint.pt'}: continue with `{resume_command}`")) from None

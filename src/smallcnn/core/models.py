@@ -12,15 +12,40 @@ SPEC_WIDTHS = (10, 5, 16)  # the output channels of Conv_10, Conv_5 and Conv_16
 
 
 class SmallCNN(nn.Module):
-    """Three conv blocks (Conv 3x3 -> [BatchNorm] -> ReLU -> MaxPool 2) and one Linear classifier.
+    """The assignment's network, left to right: three blocks of Conv 3x3 -> ReLU -> MaxPool 2, then Linear.
 
-    The defaults are the assignment's spec model. in_channels, image_size and num_classes adapt it to
-    a dataset (Part 2 changes only these); widths, batchnorm, dropout and global_pool are the knobs
-    the named variants turn.
+    in_channels, image_size and num_classes adapt it to a dataset: 1, 28, 10 for Fashion-MNIST (the
+    defaults) and 3, 32, 100 for CIFAR-100 (Part 2 changes only these).
     """
 
-    def __init__(self, in_channels=1, image_size=28, num_classes=10, widths=SPEC_WIDTHS, padding=1,
-                 batchnorm=False, dropout=0.0, global_pool=False):
+    def __init__(self, in_channels=1, image_size=28, num_classes=10):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 10, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # Conv_10
+            nn.Conv2d(10, 5, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),            # Conv_5
+            nn.Conv2d(5, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),            # Conv_16
+            nn.Flatten())
+        # Padding 1 keeps the side through each convolution and each pooling halves it (rounding down):
+        # 28 -> 14 -> 7 -> 3 for Fashion-MNIST, 32 -> 16 -> 8 -> 4 for CIFAR-100.
+        side = image_size // 2 // 2 // 2
+        self.classifier = nn.Linear(16 * side * side, num_classes)  # FC: one logit per class
+
+    def forward(self, x):
+        """Logits (one score per class) for a batch of images."""
+        return self.classifier(self.features(x))
+
+
+class StudyCNN(nn.Module):
+    """Part 2's variants of SmallCNN: the same three blocks and Linear layer, with one knob turned.
+
+    widths are the three convolutions' output channels; batchnorm adds BatchNorm after each convolution;
+    dropout drops that fraction of the features before the Linear layer; global_pool averages each final
+    feature map to one number; padding 0 lets each convolution shrink the maps. The defaults give exactly
+    SmallCNN.
+    """
+
+    def __init__(self, in_channels=1, image_size=28, num_classes=10, widths=SPEC_WIDTHS, batchnorm=False,
+                 dropout=0.0, global_pool=False, padding=1):
         super().__init__()
         layers, channels, side = [], in_channels, image_size
         for width in widths:
@@ -30,7 +55,7 @@ class SmallCNN(nn.Module):
             layers += [nn.ReLU(), nn.MaxPool2d(2)]
             # A 3x3 convolution changes the side by 2 * padding - 2; the pooling halves it (rounding down).
             channels, side = width, (side + 2 * padding - 2) // 2
-        if global_pool:  # average each feature map to one number instead of keeping its positions
+        if global_pool:
             layers.append(nn.AdaptiveAvgPool2d(1))
             side = 1
         layers.append(nn.Flatten())
@@ -64,7 +89,9 @@ def build_model(variant="spec", in_channels=1, image_size=28, num_classes=10):
     """The named variant, adapted to a dataset's image shape and number of classes."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; choose from: {', '.join(VARIANTS)}")
-    return SmallCNN(in_channels, image_size, num_classes, **VARIANTS[variant])
+    if variant == "spec":
+        return SmallCNN(in_channels, image_size, num_classes)
+    return StudyCNN(in_channels, image_size, num_classes, **VARIANTS[variant])
 
 
 def count_parameters(model):

@@ -3,9 +3,13 @@
 Every function returns a matplotlib Figure and reads its numbers from the results it is given.
 """
 
+import math
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+
+from smallcnn.core.train import KEEP_WORDS
 
 
 def show_examples(images, labels, classes, per_class=8, max_classes=10):
@@ -68,23 +72,52 @@ def plot_confusion(matrix, classes):
     return fig
 
 
-def summarise_curves(state):
-    """Print the numbers behind the curves: the last epoch and the best one."""
+def top_confusions(matrix, classes, count=3):
+    """Print and return the most frequent mistakes: [true class, predicted class, fraction of the true class]."""
+    rates = matrix.float() / matrix.sum(dim=1, keepdim=True).clamp(min=1)
+    rates.fill_diagonal_(0)  # right answers are not mistakes
+    largest = torch.topk(rates.flatten(), count)
+    pairs = [[classes[i // len(classes)], classes[i % len(classes)], rate]
+             for rate, i in zip(largest.values.tolist(), largest.indices.tolist())]
+    for true, predicted, rate in pairs:
+        print(f"{rate:.2%} of the {true} images are predicted as {predicted}")
+    return pairs
+
+
+def summarise_curves(state, config):
+    """Print the numbers behind the curves: the last epoch, the best one, and the epoch whose weights are kept."""
     last = state.history[-1]
     print(f"last epoch: training loss {last['train_loss']:.4f}, validation loss {last['val_loss']:.4f}; "
           f"training accuracy {last['train_accuracy']:.2%}, validation accuracy {last['val_accuracy']:.2%}")
     print(f"best validation accuracy {state.best_val_accuracy:.2%} in epoch {state.best_epoch}")
+    print(f"weights kept for testing: epoch {state.kept_epoch}, {KEEP_WORDS[config.keep]}")
 
 
-def plot_comparison(rows, title):
-    """Horizontal bars of test accuracy, best at the top, coloured by where each figure comes from."""
+def plot_comparison(rows, title, shown_points=10):
+    """Horizontal bars of test accuracy, best at the top, each labelled with its value.
+
+    The axis shows only the rows within shown_points of the best, so that close results can be told apart;
+    the lower rows are named in a note beneath.
+    """
     colours = {"published": "#9bb7d4", "measured here": "#f0a04b", "this CNN": "#c0392b"}
-    fig, ax = plt.subplots(figsize=(9, 0.3 * len(rows) + 1.6))
-    names = [f"{r['name']} ({r['source']})" for r in rows]
-    ax.barh(names, [100 * r["accuracy"] for r in rows], color=[colours[r["source"]] for r in rows])
+    best = max(100 * r["accuracy"] for r in rows)
+    shown = [r for r in rows if 100 * r["accuracy"] >= best - shown_points]
+    hidden = [r for r in rows if r not in shown]
+    values = [100 * r["accuracy"] for r in shown]
+    fig, ax = plt.subplots(figsize=(9, 0.35 * len(shown) + 1.8))
+    names = [r["name"] + (" (measured here)" if r["source"] == "measured here" else "") for r in shown]
+    bars = ax.barh(names, values, color=[colours[r["source"]] for r in shown])
+    ax.bar_label(bars, labels=[f"{v:.2f}%" for v in values], padding=3, fontsize=8)
+    ax.set_xlim(math.floor(min(values)) - 1, math.ceil(best) + 1)
     ax.set(xlabel="test accuracy (%)", title=title)
     ax.invert_yaxis()  # the best at the top
-    fig.tight_layout()
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colour) for source, colour in colours.items()
+               if any(r["source"] == source for r in shown)]
+    ax.legend(handles, [s for s in colours if any(r["source"] == s for r in shown)], loc="lower right", fontsize=8)
+    if hidden:
+        fig.text(0.01, 0.01, "Not shown (below the axis): " + ", ".join(
+            f"{r['name']} {100 * r['accuracy']:.2f}%" for r in hidden), fontsize=7, wrap=True)
+    fig.tight_layout(rect=(0, 0.05 if hidden else 0, 1, 1))
     return fig
 
 

@@ -1,9 +1,9 @@
 """The Part 2 architecture study: one change at a time against the spec-adapted model.
 
 Every entry trains with the Part 2 recipe on the same split and is judged on the validation split: the
-study ranks by validation accuracy and never looks at the test set. Entries run in the order given
-while the time budget lasts; each one's cost is first estimated from a few timed training steps, and
-an entry that would not fit is skipped and listed as skipped.
+study ranks by validation accuracy and never looks at the test set. The entries in ALWAYS train in full
+whatever the budget; the others run in the order given while the time budget lasts: each one's cost is
+first estimated from a few timed training steps, and an entry that would not fit is listed as skipped.
 """
 
 import copy
@@ -33,6 +33,11 @@ STUDY = {
 }
 
 
+# Trained whatever the budget: widths that grow (32-64-128) with BatchNorm, a three-block CNN of the kind that
+# published results put well above the assignment's 30% on CIFAR-100 (see question 7(b)).
+ALWAYS = ("wide-bn",)
+
+
 def wait_for(device):
     """Wait until a GPU has finished its queued work: it runs kernels asynchronously, after the call returns."""
     if device.type == "cuda":
@@ -46,7 +51,7 @@ def estimate_seconds(model, splits, config, steps=3):
     validation split costs about a third of training on as many images (a forward pass only).
     """
     model = copy.deepcopy(model)  # the timed steps must not change the model that is trained
-    criterion, optimizer, _ = make_training(model, config, 1)
+    criterion, optimizer, _ = make_training(model, config, config.batch_size)
     images, labels = splits.train_x[:config.batch_size], splits.train_y[:config.batch_size]
     train_step(model.train(), images, labels, criterion, optimizer)
     wait_for(images.device)
@@ -61,11 +66,14 @@ def estimate_seconds(model, splits, config, steps=3):
 def run_study(names, splits, base, shape, budget_seconds, trained=None):
     """Train every entry that fits the remaining budget; returns (table rows, {name: (model, state)}).
 
-    Entries already in `trained` (such as the spec-adapted model trained before) are not trained again.
+    Entries already in `trained` (such as the spec-adapted model trained before) are not trained again;
+    the entries in ALWAYS are trained first and do not count against the budget.
     """
-    trained, start = dict(trained or {}), time.perf_counter()
-    rows = [study_entry(name, splits, base, shape, budget_seconds - (time.perf_counter() - start), trained)
-            for name in names]  # one after the other, each given the budget that is left when it starts
+    trained = dict(trained or {})
+    always = {name: study_entry(name, splits, base, shape, math.inf, trained) for name in names if name in ALWAYS}
+    start = time.perf_counter()  # one entry after the other, each given the budget that is left when it starts
+    rows = [always.get(name) or study_entry(name, splits, base, shape, budget_seconds - (time.perf_counter() - start),
+                                            trained) for name in names]
     return compare_with_spec(rows), trained
 
 
@@ -76,18 +84,17 @@ def study_entry(name, splits, base, shape, seconds_left, trained):
     torch.manual_seed(config.seed)  # every entry starts from the same random state
     model = build_model(variant, *shape).to(splits.train_x.device, memory_format=torch.channels_last)
     row = {"entry": name, "change": change, "params": count_parameters(model), "status": "ran",
-           "val_accuracy": None, "best_epoch": None, "seconds": None, "epochs": config.epochs}
+           "val_accuracy": None, "kept_epoch": None, "seconds": None, "epochs": config.epochs}
     if name not in trained:
         estimate = estimate_seconds(model, splits, config)
         if estimate > seconds_left:
             return {**row, "status": f"skipped: needs about {estimate:.0f} s, {max(seconds_left, 0):.0f} s left"}
-        steps = math.ceil(len(splits.train_y) / config.batch_size)
-        state = fit(model, splits, *make_training(model, config, steps), config)
-        model.load_state_dict(state.best_weights)  # keep the best epoch's weights, as in Part 1
+        state = fit(model, splits, *make_training(model, config, len(splits.train_y)), config)
+        model.load_state_dict(state.kept_weights)  # the weights the recipe keeps, as in Part 1
         trained[name] = (model, state)
     state = trained[name][1]
-    return {**row, "val_accuracy": state.best_val_accuracy, "best_epoch": state.best_epoch,
-            "seconds": sum(epoch["seconds"] for epoch in state.history)}
+    return {**row, "val_accuracy": state.history[state.kept_epoch - 1]["val_accuracy"],
+            "kept_epoch": state.kept_epoch, "seconds": sum(epoch["seconds"] for epoch in state.history)}
 
 
 def compare_with_spec(rows):

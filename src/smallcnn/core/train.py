@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
-from torch import distributed, nn
+from torch import nn
 
 MIN_EPOCHS = 15  # the assignment's minimum
 
@@ -32,6 +32,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     seed: int = 0
     subset: int = 0                 # > 0: train on this many images only (quick runs)
+    keep: str = "best"              # the weights tested: "best", "last" or "clear-lead" epoch (see kept_epoch)
 
 
 # Per-dataset changes to the recipe. Fashion-MNIST keeps the defaults: benchmarks/recipes.md compares the
@@ -55,19 +56,42 @@ def lr_factor(step, total):
     them), then a linear decay to zero. The floor matters for short runs only: reaching the peak within a
     few dozen steps can kill every ReLU of the small network, which then predicts one class for ever.
     """
-    warmup = max(1, min(max(round(0.25 * total), 300), round(0.75 * total)))
+    warmup = warmup_steps(total)
     return (step + 1) / warmup if step < warmup else max(0.0, (total - step) / (total - warmup + 1))
 
 
-def make_training(model, config, steps_per_epoch):
-    """The loss, the optimizer and the learning-rate schedule of the recipe, for this model."""
+def warmup_steps(total):
+    """The warm-up's length: a quarter of the `total` steps, at least 300, at most three quarters."""
+    return max(1, min(max(round(0.25 * total), 300), round(0.75 * total)))
+
+
+def make_training(model, config, train_size):
+    """The loss, the optimizer and the learning-rate schedule of the recipe, for this model and training split."""
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 nesterov=config.nesterov and config.momentum > 0,
                                 weight_decay=config.weight_decay)
-    total = config.epochs * steps_per_epoch  # the scheduler sets the learning rate before every step
+    total = config.epochs * math.ceil(train_size / config.batch_size)  # one scheduler step per batch
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, total))
     return criterion, optimizer, scheduler
+
+
+# The weights each `keep` policy tests (see kept_epoch), in words.
+KEEP_WORDS = {"best": "those of the epoch with the best validation accuracy",
+              "last": "those of the last epoch, where the schedule has annealed the learning rate to zero",
+              "clear-lead": "those of the last epoch, unless an earlier epoch beats it on validation by more "
+                            "than the validation split's noise"}
+
+
+def describe_recipe(config, train_size):
+    """The recipe in words, with the schedule's step counts: what the optimizer is about to do."""
+    steps = math.ceil(train_size / config.batch_size)
+    total = config.epochs * steps
+    return (f"SGD: momentum {config.momentum}{' (Nesterov)' if config.nesterov else ''}, weight decay "
+            f"{config.weight_decay}, batch size {config.batch_size} ({steps} steps per epoch).\n"
+            f"Learning rate: from 0 up to the peak {config.lr} over the first {warmup_steps(total):,} steps, then "
+            f"down to 0 at step {total:,}, the end of epoch {config.epochs}.\n"
+            f"Augmentation: {config.augment}. Weights tested: {KEEP_WORDS[config.keep]}.")
 
 
 def augment(images, kind, generator):
@@ -90,33 +114,30 @@ def augment(images, kind, generator):
 
 
 def train_step(model, images, labels, criterion, optimizer):
-    """One SGD step on one batch; returns the batch's loss and logits."""
+    """One SGD step on one batch; returns the batch's summed loss and number of right predictions."""
     logits = model(images)
     loss = criterion(logits, labels)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
-    return loss, logits
+    # The batch's summed loss and number of right predictions, kept on the device (no waiting for a GPU).
+    return torch.stack([loss.detach() * len(labels), (logits.argmax(dim=1) == labels).sum()])
 
 
-def train_epoch(model, splits, criterion, optimizer, scheduler, config, generator):
-    """One pass over the training split in a seeded random order; returns (mean loss, accuracy)."""
+def train_epoch(model, splits, criterion, optimizer, scheduler, config, generator, step=None):
+    """One pass over the training split in a seeded random order; returns (mean loss, accuracy).
+
+    `step` (train_step when None) trains on one batch and returns its totals.
+    """
     model.train()
     n = len(splits.train_y)
-    # Under torchrun, each of `world` processes trains on its share of every batch (one process: all of it).
-    rank, world = (distributed.get_rank(), distributed.get_world_size()) if distributed.is_initialized() else (0, 1)
     order = torch.randperm(n, generator=generator).to(splits.train_y.device)
-    # The summed loss and the correct predictions stay on the device, read once per epoch: no sync per batch.
-    totals = torch.zeros(2, device=splits.train_y.device)
+    totals = torch.zeros(2, device=splits.train_y.device)  # summed loss, right predictions: read once per epoch
     for start in range(0, n, config.batch_size):
         idx = order[start:start + config.batch_size]
-        images = augment(splits.train_x[idx], config.augment, generator)[rank::world]
-        labels = splits.train_y[idx][rank::world]
-        loss, logits = train_step(model, images, labels, criterion, optimizer)
+        images = augment(splits.train_x[idx], config.augment, generator)
+        totals += (step or train_step)(model, images, splits.train_y[idx], criterion, optimizer)
         scheduler.step()
-        totals += torch.stack([loss.detach() * len(labels), (logits.argmax(dim=1) == labels).sum()])
-    if world > 1:  # the totals of all processes: every one returns the same figures and decision below
-        distributed.all_reduce(totals)
     mean_loss = totals[0].item() / n
     if not math.isfinite(mean_loss):
         raise FloatingPointError(f"the training loss became {mean_loss}; lower the learning rate "
@@ -144,17 +165,35 @@ class TrainState:
     best_epoch: int = 0
     best_val_accuracy: float = -1.0
     best_weights: dict = None       # a copy of the weights of the best epoch by validation accuracy
+    kept_epoch: int = 0             # the epoch whose weights are tested (set when training ends)
+    kept_weights: dict = None
 
 
-def fit(model, splits, criterion, optimizer, scheduler, config, state=None, on_epoch_end=None):
+def kept_epoch(history, keep, val_images):
+    """The epoch whose weights are tested, by the recipe's `keep` policy; only validation figures decide.
+
+    "best" takes the epoch of the highest validation accuracy, "last" the end of the annealed schedule.
+    "clear-lead" takes the best epoch only when it beats the last by more than the validation split's
+    noise (two standard errors of the difference of two accuracies on `val_images` images), else the last.
+    """
+    last, best = history[-1], max(history, key=lambda row: row["val_accuracy"])
+    if keep == "best" or (keep == "clear-lead" and best["val_accuracy"] - last["val_accuracy"] >
+                          2 * math.sqrt(2 * last["val_accuracy"] * (1 - last["val_accuracy"]) / val_images)):
+        return best["epoch"]
+    return last["epoch"]
+
+
+def fit(model, splits, criterion, optimizer, scheduler, config, state=None, on_epoch_end=None, step=None):
     """Train until config.epochs, validating after every epoch; returns the TrainState.
 
-    A given `state` continues a run after its last finished epoch; on_epoch_end(state) runs after each.
+    A given `state` continues a run after its last finished epoch; on_epoch_end(state) runs after each;
+    `step` replaces train_step when given. At the end, state.kept_weights are the weights to test.
     """
     state = state or TrainState(torch.Generator().manual_seed(config.seed))
     for epoch in range(len(state.history) + 1, config.epochs + 1):
         start = time.perf_counter()
-        train_loss, train_acc = train_epoch(model, splits, criterion, optimizer, scheduler, config, state.generator)
+        train_loss, train_acc = train_epoch(model, splits, criterion, optimizer, scheduler, config,
+                                            state.generator, step)
         train_seconds = time.perf_counter() - start
         val_loss, val_acc, _ = evaluate(model, splits.val_x, splits.val_y, criterion)
         state.history.append({
@@ -166,6 +205,9 @@ def fit(model, splits, criterion, optimizer, scheduler, config, state=None, on_e
             state.best_weights = copy.deepcopy(model.state_dict())
         if on_epoch_end:
             on_epoch_end(state)
+    state.kept_epoch = kept_epoch(state.history, config.keep, len(splits.val_y))
+    is_last = state.kept_epoch == state.history[-1]["epoch"]
+    state.kept_weights = copy.deepcopy(model.state_dict()) if is_last else state.best_weights
     return state
 
 
