@@ -250,3 +250,14 @@ def test_7c_without_single_change_entries_says_there_is_no_evidence():
     text = answers.answer_7c(part2(rows))
     assert "no evidence" in text and "skipped: wide2" in text and 3 <= count_sentences(text) <= 8
     assert answers.answer_7c(part2(rows[:2])).startswith("Both entries of my study ran")
+
+
+def test_8a_reads_results_without_the_split_sizes_or_measured_rows():
+    """baselines.py's comparison passes rows it measured itself and no training-image count."""
+    results = part1(0.8948)
+    measured = {"name": "SVC", "source": "measured here", "accuracy": 0.95, "rank": 0}
+    results["ranked"] = [measured] + results["ranked"]
+    del results["train_images"]
+    text = answers.answer_8a(results)
+    assert "one seeded run, while Table 3" in text and "95.00%" not in text
+    assert "| 2 | my CNN | 89.48% |" in text
