@@ -103,20 +103,6 @@ def test_linear_input_size_follows_the_geometry(variant, side, in_features):
     assert model.features(torch.zeros(2, 1, side, side)).shape == (2, in_features)
 
 
-@pytest.mark.parametrize("side, in_features", [
-    (28, 16 * 1 * 1),  # 28 -> 26/13 -> 11/5 -> 3/1
-    (32, 16 * 2 * 2),  # 32 -> 30/15 -> 13/6 -> 4/2
-    (36, 16 * 2 * 2),  # 36 -> 34/17 -> 15/7 -> 5/2
-])
-def test_padding_zero_shrinks_the_maps_and_the_linear_layer_follows(side, in_features):
-    spec, unpadded = SmallCNN(1, side, 10), StudyCNN(1, side, 10, padding=0)
-    assert [m.padding for m in unpadded.modules() if isinstance(m, nn.Conv2d)] == [(0, 0)] * 3
-    assert layer_kinds(spec) == layer_kinds(unpadded)
-    assert unpadded.classifier.in_features == in_features
-    assert unpadded(torch.zeros(2, 1, side, side)).shape == (2, 10)
-    assert count_parameters(spec) - count_parameters(unpadded) == (spec.classifier.in_features - in_features) * 10
-
-
 def test_batchnorm_goes_between_conv_and_relu_and_replaces_the_conv_bias():
     model = build_model("batchnorm")
     assert layer_kinds(model) == ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d"] * 3 + ["Flatten", "Linear"]

@@ -90,19 +90,21 @@ print(model1, f"{count_parameters(model1):,} trainable parameters", sep="\n")
 
 # %%
 #CODE HERE
-# core: lr_factor, warmup_steps, make_training, KEEP_WORDS, describe_recipe
+# core: lr_factor, warmup_steps, make_training, describe_recipe
 criterion1, optimizer1, scheduler1 = make_training(model1, config1, len(splits1.train_y))
 print(criterion1)
 print(describe_recipe(config1, len(splits1.train_y)))
 
 # %% [markdown]
 # ## 3. Training for at least 15 epochs
-# One epoch visits the training split in a new random order; after it, the validation split is evaluated. The
-# weights I test in item 6 are chosen by validation alone, by the rule printed after training.
+# One epoch visits the training split in a new random order; after it, the validation split is evaluated. I test
+# the weights after the last epoch, when the schedule has brought the learning rate down to zero. In my trials over
+# several seeds, keeping the epoch with the best validation accuracy instead did no better on held-out validation
+# images: a lead of a few images out of 6,000 is noise.
 
 # %%
 #CODE HERE
-# core: augment, train_step, train_epoch, evaluate, TrainState, kept_epoch, fit, print_epoch
+# core: augment, train_step, train_epoch, evaluate, TrainState, fit, print_epoch
 state1 = fit(model1, splits1, criterion1, optimizer1, scheduler1, config1, on_epoch_end=print_epoch)
 print(f"trained {config1.epochs} epochs in {sum(row['seconds'] for row in state1.history):.0f} s")
 
@@ -125,17 +127,16 @@ plt.show()
 # core: plot_curves, summarise_curves
 plot_curves(state1.history, "Part 1: Fashion-MNIST, the assignment's CNN")
 plt.show()
-summarise_curves(state1, config1)
+summarise_curves(state1.history)
 
 # %% [markdown]
 # ## 6. Evaluation on the test set
-# The kept weights, evaluated once on the 10,000 test images. The confusion matrix shows which classes are mistaken
-# for which.
+# The trained network, evaluated once on the 10,000 test images. The confusion matrix shows which classes are
+# mistaken for which.
 
 # %%
 #CODE HERE
 # core: confusion_matrix, plot_confusion, per_class_accuracy, top_confusions
-model1.load_state_dict(state1.kept_weights)
 test_loss1, test_accuracy1, predictions1 = evaluate(model1, splits1.test_x, splits1.test_y, criterion1)
 matrix1 = confusion_matrix(splits1.test_y, predictions1, len(classes1))
 plot_confusion(matrix1, classes1)
@@ -148,8 +149,8 @@ confusions1 = top_confusions(matrix1, classes1)
 
 # %%
 #CODE HERE
-print(f"Test accuracy: {test_accuracy1:.2%} (test loss {test_loss1:.4f}), with the weights of epoch "
-      f"{state1.kept_epoch} (validation accuracy {state1.history[state1.kept_epoch - 1]['val_accuracy']:.2%})")
+print(f"Test accuracy: {test_accuracy1:.2%} (test loss {test_loss1:.4f}) after {config1.epochs} epochs "
+      f"(validation accuracy {state1.history[-1]['val_accuracy']:.2%})")
 
 # %% [markdown]
 # ## 8. Comparison with Table 3 of the Fashion-MNIST paper
@@ -247,7 +248,7 @@ print(f"trained {config2.epochs} epochs in {sum(row['seconds'] for row in state2
 #CODE HERE
 plot_curves(state2.history, "Part 2: CIFAR-100, the assignment's CNN adapted")
 plt.show()
-summarise_curves(state2, config2)
+summarise_curves(state2.history)
 
 # %% [markdown]
 # ## 6. Test accuracy
@@ -273,7 +274,6 @@ plt.show()
 # %%
 #CODE HERE
 chosen2 = chosen_entry(study2)  # the highest validation accuracy: the test set plays no part in the choice
-model2.load_state_dict(state2.kept_weights)
 test_accuracy2 = evaluate(model2, splits2.test_x, splits2.test_y, criterion2)[1]
 chosen_test_accuracy2 = evaluate(trained2[chosen2][0], splits2.test_x, splits2.test_y, criterion2)[1]
 print(f"Test accuracy: {chosen_test_accuracy2:.2%} for my implementation ({chosen2}, chosen on validation; "

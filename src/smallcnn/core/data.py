@@ -36,12 +36,9 @@ def random_split(n, val_fraction, seed):
 
 def make_splits(train_images, train_labels, test_images, test_labels, val_fraction=0.1, seed=0,
                 subset=0, device="cpu"):
-    """Split off a random validation set, then normalise every split with the training split's statistics.
-
-    The statistics come from the training split alone, so validation and test images stay unseen.
-    subset > 0 keeps only that many (randomly chosen) training images, for quick runs. Returns the
-    normalised images (train_x, val_x, test_x), their labels (train_y, ...) and the mean and std used.
-    """
+    """Split off a random validation set and normalise every split with the training split's statistics
+    (so validation and test images stay unseen); subset > 0 keeps that many training images (quick runs).
+    Returns the images (train_x, val_x, test_x) on `device`, their labels (train_y, ...), the mean and std."""
     train_idx, val_idx = random_split(len(train_labels), val_fraction, seed)
     if subset:
         train_idx = train_idx[:subset]
@@ -52,7 +49,7 @@ def make_splits(train_images, train_labels, test_images, test_labels, val_fracti
     def normalise(images):
         """Bytes to floats with mean 0 and standard deviation 1 on the training split."""
         x = (images.float() / 255 - mean) / std
-        # channels_last is oneDNN's native layout: faster convolutions on a CPU for 3-channel input.
+        # channels_last keeps each pixel's channels together, the layout the CPU's fastest convolutions use.
         return x.contiguous(memory_format=torch.channels_last).to(device)
 
     return SimpleNamespace(

@@ -36,25 +36,20 @@ class SmallCNN(nn.Module):
 
 
 class StudyCNN(nn.Module):
-    """Part 2's variants of SmallCNN: the same three blocks and Linear layer, with one knob turned.
-
-    widths are the three convolutions' output channels; batchnorm adds BatchNorm after each convolution;
-    dropout drops that fraction of the features before the Linear layer; global_pool averages each final
-    feature map to one number; padding 0 lets each convolution shrink the maps. The defaults give exactly
-    SmallCNN.
+    """Part 2's variants of SmallCNN (whose layers the defaults give): the widths of the three convolutions,
+    BatchNorm after each, dropout before the Linear layer, or each final feature map averaged to one number.
     """
 
     def __init__(self, in_channels=1, image_size=28, num_classes=10, widths=SPEC_WIDTHS, batchnorm=False,
-                 dropout=0.0, global_pool=False, padding=1):
+                 dropout=0.0, global_pool=False):
         super().__init__()
         layers, channels, side = [], in_channels, image_size
         for width in widths:
-            layers.append(nn.Conv2d(channels, width, kernel_size=3, padding=padding, bias=not batchnorm))
+            layers.append(nn.Conv2d(channels, width, kernel_size=3, padding=1, bias=not batchnorm))
             if batchnorm:  # BatchNorm has its own shift, so the convolution needs no bias
                 layers.append(nn.BatchNorm2d(width))
             layers += [nn.ReLU(), nn.MaxPool2d(2)]
-            # A 3x3 convolution changes the side by 2 * padding - 2; the pooling halves it (rounding down).
-            channels, side = width, (side + 2 * padding - 2) // 2
+            channels, side = width, side // 2  # as in SmallCNN, only the pooling changes the side
         if global_pool:
             layers.append(nn.AdaptiveAvgPool2d(1))
             side = 1
@@ -79,8 +74,7 @@ VARIANTS = {
     "batchnorm": {"batchnorm": True},
     "dropout": {"dropout": 0.3},
     "gap": {"global_pool": True},
-    # Several changes at once, still three conv blocks and one Linear layer: widths that grow instead of a
-    # 5-channel bottleneck, and BatchNorm. Whether it helps is for the study's validation results to say.
+    # Several changes at once: widths that grow instead of a 5-channel bottleneck, and BatchNorm.
     "wide-bn": {"widths": (32, 64, 128), "batchnorm": True},
 }
 

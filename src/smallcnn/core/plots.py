@@ -9,8 +9,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from smallcnn.core.train import KEEP_WORDS
-
 
 def show_examples(images, labels, classes, per_class=8, max_classes=10):
     """A grid of example images: one row per class (the first max_classes classes), per_class columns."""
@@ -84,21 +82,17 @@ def top_confusions(matrix, classes, count=3):
     return pairs
 
 
-def summarise_curves(state, config):
-    """Print the numbers behind the curves: the last epoch, the best one, and the epoch whose weights are kept."""
-    last = state.history[-1]
+def summarise_curves(history):
+    """Print the numbers behind the curves: the last epoch (the weights that are tested) and the best one."""
+    last, best = history[-1], max(history, key=lambda row: row["val_accuracy"])
     print(f"last epoch: training loss {last['train_loss']:.4f}, validation loss {last['val_loss']:.4f}; "
           f"training accuracy {last['train_accuracy']:.2%}, validation accuracy {last['val_accuracy']:.2%}")
-    print(f"best validation accuracy {state.best_val_accuracy:.2%} in epoch {state.best_epoch}")
-    print(f"weights kept for testing: epoch {state.kept_epoch}, {KEEP_WORDS[config.keep]}")
+    print(f"best validation accuracy {best['val_accuracy']:.2%} in epoch {best['epoch']}")
 
 
 def plot_comparison(rows, title, shown_points=10):
-    """Horizontal bars of test accuracy, best at the top, each labelled with its value.
-
-    The axis shows only the rows within shown_points of the best, so that close results can be told apart;
-    the lower rows are named in a note beneath.
-    """
+    """Bars of test accuracy, best at the top, each labelled with its value; the axis zooms in on the rows
+    within shown_points of the best, so that close results can be told apart, and names the others beneath."""
     colours = {"published": "#9bb7d4", "measured here": "#f0a04b", "this CNN": "#c0392b"}
     best = max(100 * r["accuracy"] for r in rows)
     shown = [r for r in rows if 100 * r["accuracy"] >= best - shown_points]
@@ -111,9 +105,6 @@ def plot_comparison(rows, title, shown_points=10):
     ax.set_xlim(math.floor(min(values)) - 1, math.ceil(best) + 1)
     ax.set(xlabel="test accuracy (%)", title=title)
     ax.invert_yaxis()  # the best at the top
-    handles = [plt.Rectangle((0, 0), 1, 1, color=colour) for source, colour in colours.items()
-               if any(r["source"] == source for r in shown)]
-    ax.legend(handles, [s for s in colours if any(r["source"] == s for r in shown)], loc="lower right", fontsize=8)
     if hidden:
         fig.text(0.01, 0.01, "Not shown (below the axis): " + ", ".join(
             f"{r['name']} {100 * r['accuracy']:.2f}%" for r in hidden), fontsize=7, wrap=True)

@@ -1,12 +1,11 @@
 """Training: the recipe, cross-entropy with torch.optim.SGD, the training loop, evaluation.
 
 Each epoch visits the training split in a fresh seeded random order, one slice of the in-memory tensors
-per batch; after it, the validation split is evaluated and the weights of the best epoch by validation
-accuracy are kept: that model, and only that one, is tested at the end. `fit` calls `on_epoch_end`
+per batch; after it, the validation split is evaluated. The weights after the last epoch are the model
+that is tested, once, at the end. `fit` calls `on_epoch_end`
 after every epoch, which is where the command-line tool saves checkpoints and prints progress.
 """
 
-import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -32,7 +31,6 @@ class TrainConfig:
     val_fraction: float = 0.1
     seed: int = 0
     subset: int = 0                 # > 0: train on this many images only (quick runs)
-    keep: str = "best"              # the weights tested: "best", "last" or "clear-lead" epoch (see kept_epoch)
 
 
 # Per-dataset changes to the recipe. Fashion-MNIST keeps the defaults: benchmarks/recipes.md compares the
@@ -76,13 +74,6 @@ def make_training(model, config, train_size):
     return criterion, optimizer, scheduler
 
 
-# The weights each `keep` policy tests (see kept_epoch), in words.
-KEEP_WORDS = {"best": "those of the epoch with the best validation accuracy",
-              "last": "those of the last epoch, where the schedule has annealed the learning rate to zero",
-              "clear-lead": "those of the last epoch, unless an earlier epoch beats it on validation by more "
-                            "than the validation split's noise"}
-
-
 def describe_recipe(config, train_size):
     """The recipe in words, with the schedule's step counts: what the optimizer is about to do."""
     steps = math.ceil(train_size / config.batch_size)
@@ -91,7 +82,7 @@ def describe_recipe(config, train_size):
             f"{config.weight_decay}, batch size {config.batch_size} ({steps} steps per epoch).\n"
             f"Learning rate: from 0 up to the peak {config.lr} over the first {warmup_steps(total):,} steps, then "
             f"down to 0 at step {total:,}, the end of epoch {config.epochs}.\n"
-            f"Augmentation: {config.augment}. Weights tested: {KEEP_WORDS[config.keep]}.")
+            f"Augmentation: {config.augment}.")
 
 
 def augment(images, kind, generator):
@@ -162,32 +153,13 @@ class TrainState:
     """Everything that changes while training, so that a run can also continue where it stopped."""
     generator: torch.Generator      # the source of every random batch order and augmentation
     history: list = field(default_factory=list)  # one dict of losses and accuracies per epoch
-    best_epoch: int = 0
-    best_val_accuracy: float = -1.0
-    best_weights: dict = None       # a copy of the weights of the best epoch by validation accuracy
-    kept_epoch: int = 0             # the epoch whose weights are tested (set when training ends)
-    kept_weights: dict = None
-
-
-def kept_epoch(history, keep, val_images):
-    """The epoch whose weights are tested, by the recipe's `keep` policy; only validation figures decide.
-
-    "best" takes the epoch of the highest validation accuracy, "last" the end of the annealed schedule.
-    "clear-lead" takes the best epoch only when it beats the last by more than the validation split's
-    noise (two standard errors of the difference of two accuracies on `val_images` images), else the last.
-    """
-    last, best = history[-1], max(history, key=lambda row: row["val_accuracy"])
-    if keep == "best" or (keep == "clear-lead" and best["val_accuracy"] - last["val_accuracy"] >
-                          2 * math.sqrt(2 * last["val_accuracy"] * (1 - last["val_accuracy"]) / val_images)):
-        return best["epoch"]
-    return last["epoch"]
 
 
 def fit(model, splits, criterion, optimizer, scheduler, config, state=None, on_epoch_end=None, step=None):
     """Train until config.epochs, validating after every epoch; returns the TrainState.
 
     A given `state` continues a run after its last finished epoch; on_epoch_end(state) runs after each;
-    `step` replaces train_step when given. At the end, state.kept_weights are the weights to test.
+    `step` replaces train_step when given. The weights at the end are the ones to test.
     """
     state = state or TrainState(torch.Generator().manual_seed(config.seed))
     for epoch in range(len(state.history) + 1, config.epochs + 1):
@@ -200,14 +172,8 @@ def fit(model, splits, criterion, optimizer, scheduler, config, state=None, on_e
             "epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc, "val_loss": val_loss,
             "val_accuracy": val_acc, "lr": scheduler.get_last_lr()[0],
             "seconds": time.perf_counter() - start, "images_per_second": len(splits.train_y) / train_seconds})
-        if val_acc > state.best_val_accuracy:
-            state.best_epoch, state.best_val_accuracy = epoch, val_acc
-            state.best_weights = copy.deepcopy(model.state_dict())
         if on_epoch_end:
             on_epoch_end(state)
-    state.kept_epoch = kept_epoch(state.history, config.keep, len(splits.val_y))
-    is_last = state.kept_epoch == state.history[-1]["epoch"]
-    state.kept_weights = copy.deepcopy(model.state_dict()) if is_last else state.best_weights
     return state
 
 
