@@ -11,7 +11,6 @@ checksum, in this script's copy of the notebook only. Part 1 is real Fashion-MNI
 import argparse
 import datetime
 import pickle
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,9 +18,8 @@ from pathlib import Path
 import numpy as np
 from nbformat.v4 import new_code_cell
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from smallcnn import datastore, notebook  # noqa: E402
-from timing import load_line, machine_lines  # noqa: E402
+from smallcnn import datastore, notebook
+from timing import load_line, machine_lines
 
 UNCHECKED = '''#CODE HERE
 # TIMING ONLY: random CIFAR-100-shaped files, whose checksums are not the official ones.

@@ -8,20 +8,16 @@ candidate with the highest mean is the one the recipe should use. The test set i
 """
 
 import argparse
-import math
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from smallcnn import datastore  # noqa: E402
-from smallcnn.core.data import make_splits  # noqa: E402
-from smallcnn.core.models import build_model  # noqa: E402
-from smallcnn.core.train import default_config, fit, make_training  # noqa: E402
-from smallcnn.files import write_text  # noqa: E402
-from timing import machine_lines, mean_sd  # noqa: E402
+from smallcnn import datastore
+from smallcnn.core.data import make_splits
+from smallcnn.core.models import build_model
+from smallcnn.core.train import default_config, fit
+from smallcnn.files import write_text
+from timing import machine_lines, mean_sd, training
 
 # name: the change against the default recipe (empty: the default itself)
 CANDIDATES = {
@@ -41,8 +37,7 @@ def validation_accuracy(data, changes, seed):
                          config.val_fraction, config.seed)
     torch.manual_seed(seed)
     model = build_model().to(memory_format=torch.channels_last)
-    steps = math.ceil(len(splits.train_y) / config.batch_size)
-    return fit(model, splits, *make_training(model, config, steps), config).best_val_accuracy
+    return fit(model, splits, *training(model, config, len(splits.train_y)), config).best_val_accuracy
 
 
 def compare(seeds, data_dir=None, log=print):

@@ -24,9 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from notebook_time import write_random_cifar100  # noqa: E402
-from timing import load_line, machine_lines  # noqa: E402
+from notebook_time import write_random_cifar100
+from timing import load_line, machine_lines
 
 ENTRIES = "spec,no-bottleneck,batchnorm,gap,dropout,label-smoothing"
 

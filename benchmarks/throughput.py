@@ -16,19 +16,14 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-for folder in (HERE.parent / "src", HERE):
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
+import torch
+from torch import nn
 
-import torch  # noqa: E402  (needs the path above)
-from torch import nn  # noqa: E402
-
-from smallcnn.core.models import build_model, count_parameters  # noqa: E402
-from smallcnn.core.study import STUDY  # noqa: E402
-from smallcnn.core.train import augment, default_config, train_step  # noqa: E402
-from smallcnn.datastore import DATASETS, dataset_shape  # noqa: E402
-from smallcnn.files import SmallCNNError, write_text  # noqa: E402
+from smallcnn.core.models import build_model, count_parameters
+from smallcnn.core.study import STUDY
+from smallcnn.core.train import augment, default_config, train_step
+from smallcnn.datastore import DATASETS, dataset_shape
+from smallcnn.files import SmallCNNError, write_text
 
 # CIFAR-100's training images less the validation split: the images of one training epoch.
 CIFAR_TRAIN_IMAGES = round(DATASETS["cifar100"]["sizes"][0] * (1 - default_config("cifar100").val_fraction))

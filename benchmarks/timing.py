@@ -1,9 +1,11 @@
-"""What every benchmark here shares: timing one call, its peak memory, and a description of the machine.
+"""What every benchmark here shares: timing one call, its peak memory, a description of the machine, and
+the shipped recipe's training objects.
 
-Imports only the standard library and torch (plus the versions of torchvision and numpy, read from the
-installed packages), so the benchmark scripts can import it without importing each other.
+Imports only the standard library, torch and smallcnn's core (plus the versions of torchvision and numpy,
+read from the installed packages), so the benchmark scripts can import it without importing each other.
 """
 
+import copy
 import datetime
 import math
 import os
@@ -15,6 +17,22 @@ from importlib import metadata
 from pathlib import Path
 
 import torch
+
+from smallcnn.core.train import make_training
+
+
+def training(model, config, train_size):
+    """The recipe's (criterion, optimizer, scheduler) for `model` and a training split of `train_size`
+    images: every benchmark builds them here, through smallcnn.core.train.make_training."""
+    return make_training(model, config, math.ceil(train_size / config.batch_size))
+
+
+def with_fields(splits, **changes):
+    """A shallow copy of make_splits' result with some of its tensors replaced."""
+    splits = copy.copy(splits)
+    for name, value in changes.items():
+        setattr(splits, name, value)
+    return splits
 
 
 def rss_bytes(field):

@@ -13,12 +13,7 @@ FASHION = (1, 28, 10)   # in_channels, image side, classes
 CIFAR100 = (3, 32, 100)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the test machine's 2 cores are shared; OpenMP barriers stall on 2 threads
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 def layer_kinds(model):

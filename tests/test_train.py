@@ -27,14 +27,7 @@ from smallcnn.core.train import (
 TIMING = ("seconds", "images_per_second")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # The test machine's 2 cores are shared: two OpenMP threads then stall at every barrier (about 10x
-    # slower than one thread), so the tests train on one.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 def without_timing(history):
