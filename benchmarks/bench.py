@@ -31,9 +31,9 @@ from levers import EVAL_BATCH, MODEL, lever_study, profile_lines, shipped_settin
 from smallcnn import datastore
 from smallcnn.core.data import DATASET_CLASSES, make_splits, random_split
 from smallcnn.core.models import build_model
-from smallcnn.core.train import default_config, evaluate, train_epoch
+from smallcnn.core.train import default_config, evaluate, make_training, train_epoch
 from smallcnn.files import SmallCNNError, write_text
-from timing import load_line, machine_lines, mean_sd, measure, median_ratio, training, versions, with_fields
+from timing import load_line, machine_lines, mean_sd, measure, median_ratio, versions, with_fields
 
 HERE = Path(__file__).resolve().parent
 NAIVE_BATCH = 64
@@ -177,7 +177,7 @@ class Pipelines:
         self.fast = build_model(MODEL, channels, side, classes).to(memory_format=torch.channels_last)
         self.naive = build_model(MODEL, channels, side, classes)
         self.naive.load_state_dict(self.fast.state_dict())
-        self.criterion, self.optimizer, self.scheduler = training(self.fast, work.config, len(work.splits.train_y))
+        self.criterion, self.optimizer, self.scheduler = make_training(self.fast, work.config, len(work.splits.train_y))
         self.naive_optimizer = naive_optimizer(self.naive, work.config)
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -308,7 +308,7 @@ def device_train_rates(work, device, reps):
                                for f in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")})
     torch.manual_seed(work.config.seed)
     model = build_model(MODEL, *work.shape).to(device, memory_format=torch.channels_last)
-    criterion, optimizer, scheduler = training(model, work.config, len(splits.train_y))
+    criterion, optimizer, scheduler = make_training(model, work.config, len(splits.train_y))
     generator = torch.Generator().manual_seed(work.config.seed)
     warm = with_fields(splits, train_x=splits.train_x[:1024], train_y=splits.train_y[:1024])
     train_epoch(model, warm, criterion, optimizer, scheduler, work.config, generator)

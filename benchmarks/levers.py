@@ -37,8 +37,8 @@ from torch import nn
 import smallcnn
 from smallcnn import distributed
 from smallcnn.core.models import build_model
-from smallcnn.core.train import evaluate, train_epoch
-from timing import measure, median_ratio, training, with_fields
+from smallcnn.core.train import evaluate, make_training, train_epoch
+from timing import measure, median_ratio, with_fields
 
 MODEL = "spec"  # the Part 1 model, the one `smallcnn train fashion-mnist` trains by default
 EVAL_BATCH = inspect.signature(evaluate).parameters["batch_size"].default  # smallcnn.core.train.evaluate's (256)
@@ -131,7 +131,7 @@ def lever_pass(settings, splits, config, classes, images):
     model = distributed.wrap(model, torch.device("cpu"))  # the model itself in one process
     part = with_fields(splits, train_x=splits.train_x[:images].contiguous(memory_format=layout),
                        train_y=splits.train_y[:images])
-    criterion, optimizer, scheduler = training(model, config, images)
+    criterion, optimizer, scheduler = make_training(model, config, images)
     if settings["read_every_step"]:
         criterion = ReadEveryStep(criterion)
     return model, part, criterion, optimizer, scheduler, config, torch.Generator().manual_seed(config.seed)
@@ -234,7 +234,7 @@ def lever_study(splits, config, images, eval_images, reps, log, classes=10):
     levers = train_levers(shipped)
     model = build_model(MODEL, splits.train_x.shape[1], splits.train_x.shape[2], classes)
     model = model.to(memory_format=torch.channels_last)
-    criterion = training(model, config, images)[0]
+    criterion = make_training(model, config, images)[0]
     test_x, test_y = splits.test_x[:eval_images], splits.test_y[:eval_images]
 
     def train(settings):

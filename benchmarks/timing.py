@@ -18,14 +18,6 @@ from pathlib import Path
 
 import torch
 
-from smallcnn.core.train import make_training
-
-
-def training(model, config, train_size):
-    """The recipe's (criterion, optimizer, scheduler) for `model` and a training split of `train_size`
-    images: every benchmark builds them here, through smallcnn.core.train.make_training."""
-    return make_training(model, config, math.ceil(train_size / config.batch_size))
-
 
 def with_fields(splits, **changes):
     """A shallow copy of make_splits' result with some of its tensors replaced."""

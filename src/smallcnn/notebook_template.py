@@ -136,13 +136,12 @@ summarise_curves(state1.history)
 
 # %%
 #CODE HERE
-# core: confusion_matrix, plot_confusion, per_class_accuracy, top_confusions
+# core: confusion_matrix, plot_confusion, print_mistakes
 test_loss1, test_accuracy1, predictions1 = evaluate(model1, splits1.test_x, splits1.test_y, criterion1)
 matrix1 = confusion_matrix(splits1.test_y, predictions1, len(classes1))
 plot_confusion(matrix1, classes1)
 plt.show()
-per_class1 = per_class_accuracy(matrix1, classes1)
-confusions1 = top_confusions(matrix1, classes1)
+per_class1, confusions1 = print_mistakes(matrix1, classes1)
 
 # %% [markdown]
 # ## 7. Test accuracy
@@ -230,8 +229,8 @@ print(describe_recipe(config2, len(splits2.train_y)))
 # %%
 #CODE HERE
 print(f"{len(splits2.train_y):,} training / {len(splits2.val_y):,} validation / {len(splits2.test_y):,} test images")
-per_class_counts2 = torch.bincount(splits2.val_y)  # a random split leaves about 50 validation images per class
-print(f"validation images per class: from {per_class_counts2.min().item()} to {per_class_counts2.max().item()}")
+counts2 = torch.bincount(splits2.val_y).tolist()  # a random split leaves about 50 validation images per class
+print(f"validation images per class: from {min(counts2)} to {max(counts2)}")
 
 # %% [markdown]
 # ## 4. Training for at least 15 epochs

@@ -52,8 +52,7 @@ def make_splits(train_images, train_labels, test_images, test_labels, val_fracti
         # channels_last keeps each pixel's channels together, the layout the CPU's fastest convolutions use.
         return x.contiguous(memory_format=torch.channels_last).to(device)
 
-    return SimpleNamespace(
-        train_x=normalise(train_images[train_idx]), train_y=train_labels[train_idx].to(device),
-        val_x=normalise(train_images[val_idx]), val_y=train_labels[val_idx].to(device),
-        test_x=normalise(test_images), test_y=test_labels.to(device), mean=mean.flatten().tolist(),
-        std=std.flatten().tolist())
+    return SimpleNamespace(train_x=normalise(train_images[train_idx]), train_y=train_labels[train_idx].to(device),
+                           val_x=normalise(train_images[val_idx]), val_y=train_labels[val_idx].to(device),
+                           test_x=normalise(test_images), test_y=test_labels.to(device),
+                           mean=mean.flatten().tolist(), std=std.flatten().tolist())

@@ -12,9 +12,8 @@ import torch
 
 def show_examples(images, labels, classes, per_class=8, max_classes=10):
     """A grid of example images: one row per class (the first max_classes classes), per_class columns."""
-    shown = range(min(len(classes), max_classes))
-    fig, axes = plt.subplots(len(shown), per_class, figsize=(per_class * 0.9, len(shown) * 1.0))
-    for row, c in zip(axes, shown):
+    fig, axes = plt.subplots(min(len(classes), max_classes), per_class, figsize=(per_class * 0.9, max_classes))
+    for c, row in enumerate(axes):
         for ax, i in zip(row, torch.nonzero(labels == c).flatten()[:per_class]):
             image = images[i].permute(1, 2, 0).squeeze()  # (C,H,W) -> (H,W,C); grey images lose C
             ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
@@ -47,12 +46,18 @@ def confusion_matrix(labels, predictions, num_classes):
     return torch.bincount(pairs, minlength=num_classes ** 2).reshape(num_classes, num_classes)
 
 
-def per_class_accuracy(matrix, classes):
-    """Print and return the accuracy on each class (the diagonal over the row totals), worst first."""
-    accuracy = (matrix.diagonal() / matrix.sum(dim=1).clamp(min=1)).tolist()
-    for name, value in sorted(zip(classes, accuracy), key=lambda item: item[1]):
+def print_mistakes(matrix, classes, count=3):
+    """Print the accuracy on each class, worst first, then the `count` most frequent mistakes; returns
+    ({class: accuracy}, [[true class, predicted class, fraction of the true class], ...])."""
+    rates = matrix.float() / matrix.sum(dim=1, keepdim=True).clamp(min=1)  # each row: fractions of a true class
+    for name, value in sorted(zip(classes, rates.diagonal().tolist()), key=lambda item: item[1]):
         print(f"{name:<14} {value:.2%}")
-    return dict(zip(classes, accuracy))
+    largest = torch.topk((rates - torch.diag(rates.diagonal())).flatten(), count)  # right answers left out
+    pairs = [[classes[i // len(classes)], classes[i % len(classes)], rate]
+             for rate, i in zip(largest.values.tolist(), largest.indices.tolist())]
+    for true, predicted, rate in pairs:
+        print(f"{rate:.2%} of the {true} images are predicted as {predicted}")
+    return dict(zip(classes, rates.diagonal().tolist())), pairs
 
 
 def plot_confusion(matrix, classes):
@@ -68,18 +73,6 @@ def plot_confusion(matrix, classes):
         ax.set_yticks(range(len(classes)), classes)
     fig.tight_layout()
     return fig
-
-
-def top_confusions(matrix, classes, count=3):
-    """Print and return the most frequent mistakes: [true class, predicted class, fraction of the true class]."""
-    rates = matrix.float() / matrix.sum(dim=1, keepdim=True).clamp(min=1)
-    rates.fill_diagonal_(0)  # right answers are not mistakes
-    largest = torch.topk(rates.flatten(), count)
-    pairs = [[classes[i // len(classes)], classes[i % len(classes)], rate]
-             for rate, i in zip(largest.values.tolist(), largest.indices.tolist())]
-    for true, predicted, rate in pairs:
-        print(f"{rate:.2%} of the {true} images are predicted as {predicted}")
-    return pairs
 
 
 def summarise_curves(history):

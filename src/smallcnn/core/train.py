@@ -48,12 +48,8 @@ def default_config(dataset, **changes):
 
 
 def lr_factor(step, total):
-    """The multiple of the peak learning rate at optimizer step `step` of `total`: one cycle.
-
-    A linear warm-up over the first quarter of the steps, but at least 300 (at most three quarters of
-    them), then a linear decay to zero. The floor matters for short runs only: reaching the peak within a
-    few dozen steps can kill every ReLU of the small network, which then predicts one class for ever.
-    """
+    """The multiple of the peak learning rate at step `step` of `total`: a linear warm-up, then a linear decay
+    to zero. (Reaching the peak within a few dozen steps can kill every ReLU of the small network.)"""
     warmup = warmup_steps(total)
     return (step + 1) / warmup if step < warmup else max(0.0, (total - step) / (total - warmup + 1))
 
@@ -76,19 +72,16 @@ def make_training(model, config, train_size):
 
 def describe_recipe(config, train_size):
     """The recipe in words, with the schedule's step counts: what the optimizer is about to do."""
-    steps = math.ceil(train_size / config.batch_size)
-    total = config.epochs * steps
+    total = config.epochs * (steps := math.ceil(train_size / config.batch_size))
     return (f"SGD: momentum {config.momentum}{' (Nesterov)' if config.nesterov else ''}, weight decay "
             f"{config.weight_decay}, batch size {config.batch_size} ({steps} steps per epoch).\n"
             f"Learning rate: from 0 up to the peak {config.lr} over the first {warmup_steps(total):,} steps, then "
-            f"down to 0 at step {total:,}, the end of epoch {config.epochs}.\n"
-            f"Augmentation: {config.augment}.")
+            f"down to 0 at step {total:,}, the end of epoch {config.epochs}.\nAugmentation: {config.augment}.")
 
 
 def augment(images, kind, generator):
     """Random crop (reflect-pad 4, cut back to size) and/or horizontal flip, one draw per image."""
     n, _, h, w = images.shape
-    # The draws come from the run's one CPU generator; non_blocking copies them to a GPU without waiting for it.
     if kind == "crop-flip":
         padded = F.pad(images, (4, 4, 4, 4), mode="reflect")
         dy, dx = (torch.randint(0, 9, (n,), generator=generator).to(images.device, non_blocking=True)
@@ -117,9 +110,7 @@ def train_step(model, images, labels, criterion, optimizer):
 
 def train_epoch(model, splits, criterion, optimizer, scheduler, config, generator, step=None):
     """One pass over the training split in a seeded random order; returns (mean loss, accuracy).
-
-    `step` (train_step when None) trains on one batch and returns its totals.
-    """
+    `step` (train_step when None) trains on one batch and returns its totals."""
     model.train()
     n = len(splits.train_y)
     order = torch.randperm(n, generator=generator).to(splits.train_y.device)
@@ -138,10 +129,7 @@ def train_epoch(model, splits, criterion, optimizer, scheduler, config, generato
 
 @torch.inference_mode()
 def evaluate(model, images, labels, criterion, batch_size=256):
-    """(mean loss, accuracy, predicted classes) of the model on a whole split.
-
-    Batches of 256 keep the activations in the CPU's cache; inference mode skips autograd entirely.
-    """
+    """(mean loss, accuracy, predicted classes) of the model on a whole split, in batches of 256 images."""
     model.eval()
     logits = torch.cat([model(images[i:i + batch_size]) for i in range(0, len(labels), batch_size)])
     predictions = logits.argmax(dim=1)
