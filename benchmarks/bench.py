@@ -191,8 +191,7 @@ class Pipelines:
         self.fast = build_model(MODEL, channels, side, classes).to(memory_format=torch.channels_last)
         self.naive = build_model(MODEL, channels, side, classes)
         self.naive.load_state_dict(self.fast.state_dict())
-        steps = math.ceil(len(work.splits.train_y) / work.config.batch_size)
-        self.criterion, self.optimizer, self.scheduler = make_training(self.fast, work.config, steps)
+        self.criterion, self.optimizer, self.scheduler = make_training(self.fast, work.config, len(work.splits.train_y))
         self.naive_optimizer = naive_optimizer(self.naive, work.config)
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -323,8 +322,7 @@ def device_train_rates(work, device, reps):
                                for f in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")})
     torch.manual_seed(work.config.seed)
     model = build_model(MODEL, *work.shape).to(device, memory_format=torch.channels_last)
-    criterion, optimizer, scheduler = make_training(model, work.config,
-                                                    math.ceil(len(splits.train_y) / work.config.batch_size))
+    criterion, optimizer, scheduler = make_training(model, work.config, len(splits.train_y))
     generator = torch.Generator().manual_seed(work.config.seed)
     warm = with_fields(splits, train_x=splits.train_x[:1024], train_y=splits.train_y[:1024])
     train_epoch(model, warm, criterion, optimizer, scheduler, work.config, generator)
@@ -341,13 +339,13 @@ def device_train_rates(work, device, reps):
 def time_full_runs(seeds, data_dir=None, log=print, **changes):
     """`smallcnn train fashion-mnist` at its defaults (15 epochs, test evaluation, report and plots), once per
     seed: the wall time of the whole run and its metrics. `changes` alter the recipe (for tests only)."""
-    from smallcnn.runs import run_config, run_training, write_run_report  # matplotlib loads only when asked for
+    from smallcnn.runs import resolve, run_training, write_run_report  # matplotlib loads only when asked for
 
     runs = []
     for seed in seeds:
         with tempfile.TemporaryDirectory() as out:
             start = time.perf_counter()
-            result = run_training(run_config("fashion-mnist", seed=seed, **changes), out, data_dir,
+            result = run_training(*resolve("fashion-mnist", {"seed": seed, **changes}), out, data_dir,
                                   log=lambda line: None)
             write_run_report(result)
             runs.append({"seed": seed, "seconds": time.perf_counter() - start, **result.metrics})

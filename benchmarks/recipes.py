@@ -8,7 +8,6 @@ candidate with the highest mean is the one the recipe should use. The test set i
 """
 
 import argparse
-import math
 import sys
 import time
 from pathlib import Path
@@ -41,8 +40,7 @@ def validation_accuracy(data, changes, seed):
                          config.val_fraction, config.seed)
     torch.manual_seed(seed)
     model = build_model().to(memory_format=torch.channels_last)
-    steps = math.ceil(len(splits.train_y) / config.batch_size)
-    return fit(model, splits, *make_training(model, config, steps), config).best_val_accuracy
+    return fit(model, splits, *make_training(model, config, len(splits.train_y)), config).best_val_accuracy
 
 
 def compare(seeds, data_dir=None, log=print):

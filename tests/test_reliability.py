@@ -28,6 +28,7 @@ from smallcnn.runs import (
     collapse_warning,
     pick_device,
     prepare_out_dir,
+    resolve,
     run_config,
     run_training,
 )
@@ -79,7 +80,7 @@ def test_a_run_writes_every_output(straight_run, fashion):
     saved = json.loads((out / "config.json").read_text())
     assert saved["device"] == "cpu"
     assert RunConfig(**saved["config"]) == run_config(
-        "fashion-mnist", subset=2000, epochs=4, seed=3, variant="dropout", augment="flip", device="cpu")
+        "fashion-mnist", subset=2000, epochs=4, seed=3, variant="dropout", augment="flip")
     assert saved["versions"]["torch"] == torch.__version__ and saved["versions"]["threads"] == 1
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["device"] == "cpu" and metrics["threads"] == 1
@@ -318,7 +319,7 @@ class Dead(nn.Module):
 
 def test_a_collapsed_run_warns_on_stderr_every_epoch(fashion, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(runs, "build_model", lambda variant, *shape: Dead(*shape))
-    result = run_training(run_config("fashion-mnist", subset=500, epochs=2), tmp_path / "run",
+    result = run_training(*resolve("fashion-mnist", {"subset": 500, "epochs": 2}), tmp_path / "run",
                           data_dir=fashion.location, log=lambda line: None)
     err = capsys.readouterr().err
     assert "collapsed in epoch 1" in err and "collapsed in epoch 2" in err
@@ -329,7 +330,7 @@ def test_a_collapsed_run_warns_on_stderr_every_epoch(fashion, tmp_path, monkeypa
 def test_the_short_runs_that_used_to_collapse_now_train(fashion, tmp_path, capsys, seed):
     """`--subset 4000 --epochs 2 --seed 3` (and 4) once ended at 10 % with the loss stuck at ln 10."""
     torch.set_num_threads(1)
-    result = run_training(run_config("fashion-mnist", subset=4000, epochs=2, seed=seed, device="cpu"),
+    result = run_training(*resolve("fashion-mnist", {"subset": 4000, "epochs": 2, "seed": seed, "device": "cpu"}),
                           tmp_path / "run", data_dir=fashion.location, log=lambda line: None)
     assert result.metrics["test_accuracy"] > 0.5
     assert result.history[-1]["train_loss"] < 0.8 * math.log(10)

@@ -30,7 +30,7 @@ from smallcnn.core.models import VARIANTS, build_model, count_parameters
 from smallcnn.core.study import STUDY, chosen_entry, estimate_seconds, run_study
 from smallcnn.core.train import TrainState, default_config, evaluate
 from smallcnn.files import SmallCNNError
-from smallcnn.runs import check_config, run_config, run_training, write_run_report
+from smallcnn.runs import check_config, resolve, run_config, run_training, write_run_report
 
 SHAPE = (3, 32, 100)
 NOT_OFFICIAL = "NOT the official CIFAR-100"
@@ -68,8 +68,9 @@ def test_generated_cifar_loads_only_when_allowed_and_is_marked_not_official(cifa
 
 
 def test_spec_adapted_pipeline_learns_generated_cifar100_well_above_chance(cifar_dir, tmp_path):
-    config = run_config("cifar100", epochs=3, batch_size=32, augment="none")
-    result = run_training(config, tmp_path / "run", data_dir=cifar_dir, allow_unofficial=True, log=lambda line: None)
+    config, device = resolve("cifar100", {"epochs": 3, "batch_size": 32, "augment": "none"})
+    result = run_training(config, device, tmp_path / "run", data_dir=cifar_dir, allow_unofficial=True,
+                          log=lambda line: None)
     assert result.metrics["params"] == 27_171
     assert result.metrics["official_data"] is False
     assert result.metrics["test_accuracy"] > 0.25  # 25 times chance (1 %)
@@ -206,7 +207,7 @@ def test_cost_estimate_from_timed_steps(cifar, monkeypatch):
 def test_the_timed_steps_wait_for_a_gpu_before_each_clock_reading(cifar, monkeypatch):
     """A GPU runs kernels after the call returns: the clock must be read once they have finished."""
     synchronised = []
-    monkeypatch.setattr(torch.cuda, "synchronize", synchronised.append)
+    monkeypatch.setattr(torch.accelerator, "synchronize", synchronised.append)
     study.wait_for(torch.device("cpu"))
     study.wait_for(torch.device("cuda", 1))
     assert synchronised == [torch.device("cuda", 1)]  # only a GPU is waited for
@@ -263,6 +264,9 @@ def test_test_once_evaluates_only_the_chosen_entry_and_spec():
 
 # --- the study command and its files ---------------------------------------------------------------------------
 
+SMALL = {"epochs": 1, "subset": 300, "device": "cpu"}  # the settings of the small studies below
+
+
 @pytest.fixture(scope="module")
 def study_out(cifar_dir, tmp_path_factory):
     """One study run through the command's function; the chart's title is captured as it is drawn."""
@@ -276,9 +280,9 @@ def study_out(cifar_dir, tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(studyrun, "plot_study", plot)
-        rows, chosen = studyrun.run_study_command(out, "cifar100", ["spec", "wide2", "gap"], budget_minutes=30,
-                                                  epochs=1, data_dir=cifar_dir, subset=300, device="cpu",
-                                                  allow_unofficial=True, log=lambda line: None)
+        rows, chosen = studyrun.run_study_command(out, *resolve("cifar100", SMALL), ["spec", "wide2", "gap"],
+                                                  budget_minutes=30, data_dir=cifar_dir, allow_unofficial=True,
+                                                  log=lambda line: None)
     return SimpleNamespace(out=out, rows=rows, chosen=chosen, titles=titles)
 
 
@@ -349,8 +353,8 @@ SAME_IN_BOTH = ("entry", "status", "params", "val_accuracy", "best_epoch", "val_
 def test_parallel_study_gives_each_entry_the_sequential_result_with_the_same_threads(study_out, cifar_dir, tmp_path):
     """study_out ran sequentially on 1 thread (one_thread); 2 jobs of this 1 thread each must equal it exactly."""
     lines = []
-    rows, chosen = studyrun.run_study_command(tmp_path, "cifar100", ["spec", "wide2", "gap"], budget_minutes=30,
-                                              epochs=1, data_dir=cifar_dir, subset=300, device="cpu",
+    rows, chosen = studyrun.run_study_command(tmp_path, *resolve("cifar100", SMALL), ["spec", "wide2", "gap"],
+                                              budget_minutes=30, data_dir=cifar_dir,
                                               allow_unofficial=True, jobs=2, log=lines.append)
     assert lines[0].endswith("2 at a time, 1 thread each (more entries at a time than threads: they share 1 thread)")
     assert [line.split()[0] for line in lines[1:]] == ["spec", "wide2", "gap"]  # logged as each entry ends
@@ -365,7 +369,7 @@ def test_parallel_study_gives_each_entry_the_sequential_result_with_the_same_thr
 
 def test_parallel_study_histories_equal_the_sequential_ones(cifar):
     """The workers' whole histories come back, equal to the same entries trained here in sequence."""
-    base = check_config(run_config("cifar100", epochs=2, subset=300, device="cpu"))
+    base, _ = resolve("cifar100", {"epochs": 2, "subset": 300, "device": "cpu"})
     splits = splits_of(cifar, base)
     _, sequential = run_study(["spec", "batchnorm"], splits, base, SHAPE, budget_seconds=1e6)
     _, parallel = studyrun.run_study_in_parallel(["spec", "batchnorm"], splits, base, SHAPE, 1e6, 2, 1,

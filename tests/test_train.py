@@ -1,6 +1,5 @@
 """The training core: the recipe, the learning-rate schedules, augmentation, the loop and evaluation."""
 
-import math
 from types import SimpleNamespace
 
 import pytest
@@ -92,7 +91,8 @@ def test_onecycle_warms_up_to_the_peak_then_decays_to_zero(total, warmup):
 def test_the_schedule_spans_all_epochs_of_the_run(epochs, steps_per_epoch):
     """make_training's scheduler covers epochs x steps per epoch: each step gets the schedule's factor."""
     config = TrainConfig(epochs=epochs, lr=0.4)
-    _, optimizer, scheduler = make_training(nn.Linear(2, 2), config, steps_per_epoch)
+    # The last batch holds one image: ceil(images / batch size) steps per epoch.
+    _, optimizer, scheduler = make_training(nn.Linear(2, 2), config, (steps_per_epoch - 1) * config.batch_size + 1)
     total = epochs * steps_per_epoch
     used = []
     for _ in range(total):
@@ -233,7 +233,7 @@ def test_non_finite_loss_raises_floating_point_error():
     splits = tiny_splits(x, torch.arange(32) % 10)
     config = TrainConfig(epochs=1, batch_size=8)
     model = build_model("spec")
-    criterion, optimizer, scheduler = make_training(model, config, 4)
+    criterion, optimizer, scheduler = make_training(model, config, len(splits.train_y))
     with pytest.raises(FloatingPointError, match=r"training loss became nan; lower the learning rate \(now 0.1\)"):
         train_epoch(model, splits, criterion, optimizer, scheduler, config, torch.Generator().manual_seed(0))
     with pytest.raises(FloatingPointError):
@@ -248,7 +248,7 @@ def test_fit_keeps_the_weights_of_the_best_validation_epoch(monkeypatch):
     splits = tiny_splits(torch.randn(40, 1, 28, 28), torch.arange(40) % 10)
     config = TrainConfig(epochs=3, batch_size=16)
     model = build_model("spec")
-    criterion, optimizer, scheduler = make_training(model, config, 3)
+    criterion, optimizer, scheduler = make_training(model, config, len(splits.train_y))
     weights = []
     state = fit(model, splits, criterion, optimizer, scheduler, config,
                 on_epoch_end=lambda s: weights.append({k: v.clone() for k, v in model.state_dict().items()}))
@@ -265,7 +265,7 @@ def train_on(fashion, config, variant="spec"):
                          config.val_fraction, config.seed, config.subset)
     torch.manual_seed(config.seed)
     model = build_model(variant).to(memory_format=torch.channels_last)
-    criterion, optimizer, scheduler = make_training(model, config, math.ceil(len(splits.train_y) / config.batch_size))
+    criterion, optimizer, scheduler = make_training(model, config, len(splits.train_y))
     ends = []
     state = fit(model, splits, criterion, optimizer, scheduler, config,
                 on_epoch_end=lambda s: ends.append(len(s.history)))
@@ -309,7 +309,7 @@ def test_fit_continues_a_state_where_it_stopped(fashion):
                          config.val_fraction, config.seed, config.subset)
     torch.manual_seed(config.seed)
     model = build_model("spec").to(memory_format=torch.channels_last)
-    criterion, optimizer, scheduler = make_training(model, config, math.ceil(len(splits.train_y) / config.batch_size))
+    criterion, optimizer, scheduler = make_training(model, config, len(splits.train_y))
     state = TrainState(torch.Generator().manual_seed(config.seed))
 
     def stop_after_epoch_1(s):

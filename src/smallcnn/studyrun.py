@@ -27,11 +27,11 @@ from smallcnn.core.data import make_splits
 from smallcnn.core.plots import plot_study
 from smallcnn.core.study import STUDY, chosen_entry, compare_with_spec, run_study, study_entry
 from smallcnn.core.train import evaluate
-from smallcnn.files import SmallCNNError, csv_text, write_json, write_text
-from smallcnn.runs import check_config, pick_device, run_config, save_figure
+from smallcnn.files import SmallCNNError, check_writable, csv_text, write_json, write_text
+from smallcnn.runs import RunConfig, save_figure
 
 
-def select_entries(names=None):
+def select_entries(names: list[str] | None = None) -> list[str]:
     """The named entries in study order (all of them when names is empty); unknown names are an error."""
     if not names:
         return list(STUDY)
@@ -41,14 +41,14 @@ def select_entries(names=None):
     return [name for name in STUDY if name in names]
 
 
-def study_title(data):
+def study_title(data) -> str:
     title = datastore.DATASETS[data.name]["title"]
     if data.official:
         return f"Architecture study on {title} (official files, checksums verified)"
     return f"Architecture study on NOT the official {title} (generated test data / checksums differ)"
 
 
-def test_once(rows, trained, splits):
+def test_once(rows: list[dict], trained: dict, splits) -> str | None:
     """Test accuracy of the chosen entry and of the spec-adapted model: one evaluation each, after choosing."""
     chosen = chosen_entry(rows)
     for row in rows:
@@ -59,22 +59,22 @@ def test_once(rows, trained, splits):
     return chosen
 
 
-def format_cell(value, kind):
+def format_cell(value, kind: str) -> str:
     if value is None:
         return "-"
     return {"pct": f"{value:.2%}", "pts": f"{value:+.2f}", "s": f"{value:.0f}", "int": f"{value:,}"}[kind]
 
 
-def plural(n, word, words=None):
+def plural(n: int, word: str, words: str | None = None) -> str:
     return f"{n} {word if n == 1 else words or word + 's'}"
 
 
-def log_row(row, log):
+def log_row(row: dict, log) -> None:
     """One line per finished (or skipped) entry."""
     log(f"{row['entry']:<16} {row['status']:<8} validation {format_cell(row['val_accuracy'], 'pct')}")
 
 
-def study_markdown(rows, data, chosen, parallel):
+def study_markdown(rows: list[dict], data, chosen: str | None, parallel: dict) -> str:
     lines = [f"# {study_title(data)}", "", f"Data: {data.identity} ({data.location}).", "",
              "Entries are ranked on the validation split; the test set is evaluated once, for the chosen entry "
              f"({chosen or 'none ran'}) and for the spec-adapted model.", "",
@@ -93,8 +93,8 @@ def study_markdown(rows, data, chosen, parallel):
     return "\n".join(lines)
 
 
-def write_study_outputs(out, rows, data, chosen, parallel):
-    """study.md, study.csv, study.json and study.png; `parallel` holds the jobs and threads per entry."""
+def write_study_outputs(out: Path, rows: list[dict], data, chosen: str | None, parallel: dict) -> None:
+    """study.md, study.csv, study.json and study.png; `parallel` holds the device, jobs and threads per entry."""
     write_text(out / "study.md", study_markdown(rows, data, chosen, parallel))
     write_text(out / "study.csv", csv_text([{**row, "dataset_identity": data.identity} for row in rows],
                                            [*rows[0], "dataset_identity"]))
@@ -103,11 +103,11 @@ def write_study_outputs(out, rows, data, chosen, parallel):
     save_figure(plot_study(rows, study_title(data)), out / "study.png")
 
 
-def load_splits(base, data_dir, allow_unofficial):
-    """(dataset, splits, model shape) for the study's configuration."""
+def load_splits(base: RunConfig, device: torch.device, data_dir, allow_unofficial: bool) -> tuple:
+    """(dataset, splits on the device, model shape) for the study's configuration."""
     data = datastore.load_dataset(base.dataset, data_dir, allow_unofficial=allow_unofficial)
     splits = make_splits(data.train_images, data.train_labels, data.test_images, data.test_labels,
-                         base.val_fraction, base.seed, base.subset, pick_device(base.device))
+                         base.val_fraction, base.seed, base.subset, device)
     return data, splits, (data.train_images.shape[1], data.train_images.shape[2], len(data.classes))
 
 
@@ -158,7 +158,8 @@ def stop_workers(executor):
     executor.shutdown(cancel_futures=True)
 
 
-def run_study_in_parallel(names, splits, base, shape, budget_seconds, jobs, threads, log):
+def run_study_in_parallel(names: list[str], splits, base: RunConfig, shape: tuple, budget_seconds: float, jobs: int,
+                          threads: int, log) -> tuple[list[dict], dict]:
     """The study's entries on `jobs` worker processes in study order; returns (rows, {name: (model, state)}).
 
     Each worker skips an entry whose estimated cost would overrun its budget, as the sequential study does.
@@ -187,23 +188,27 @@ def run_study_in_parallel(names, splits, base, shape, budget_seconds, jobs, thre
     return compare_with_spec(rows), trained
 
 
-def run_study_command(out_dir, dataset="cifar100", names=None, budget_minutes=20.0, epochs=None, data_dir=None,
-                      subset=0, seed=0, device="auto", allow_unofficial=False, jobs=1, log=print):
-    """Load the data, run the study within the budget, test the chosen entry and spec once, write the files."""
+def run_study_command(out_dir, base: RunConfig, device: torch.device, names: list[str] | None = None,
+                      budget_minutes: float = 20.0, data_dir=None, allow_unofficial: bool = False, jobs: int = 1,
+                      log=print) -> tuple[list[dict], str | None]:
+    """Load the data, run the study within the budget, test the chosen entry and spec once, write the files.
+
+    base and device come from runs.resolve: the dataset's recipe with the command line's settings.
+    """
     if jobs < 1:
         raise SmallCNNError(f"--jobs must be at least 1 (got {jobs})")
-    base = check_config(run_config(dataset, seed=seed, subset=subset, device=device,
-                                   **({"epochs": epochs} if epochs else {})))
     if distributed.world_size() > 1:
         raise SmallCNNError("the study runs in one process, not under torchrun; use --jobs N for several entries "
                             "at a time")
     names = select_entries(names)
     names = names if "spec" in names else ["spec", *names]  # every delta is measured against spec
-    data, splits, shape = load_splits(base, data_dir, allow_unofficial)
+    out = check_writable(out_dir)  # before any data is loaded or anything trained
+    data, splits, shape = load_splits(base, device, data_dir, allow_unofficial)
     jobs = min(jobs, len(names))  # a worker without an entry would only hold threads and memory
     available = torch.get_num_threads()  # the threads torch was given (OMP_NUM_THREADS), shared by the jobs
     threads = max(1, available // jobs)
-    log(f"study on {data.identity}; budget {budget_minutes:g} minutes; {jobs} at a time, {plural(threads, 'thread')} "
+    log(f"study on {data.identity} on {device}; budget {budget_minutes:g} minutes; {jobs} at a time, "
+        f"{plural(threads, 'thread')} "
         "each" + (f" (more entries at a time than threads: they share {plural(available, 'thread')})"
                   if jobs > available else ""))
     if jobs == 1:
@@ -213,7 +218,6 @@ def run_study_command(out_dir, dataset="cifar100", names=None, budget_minutes=20
     else:
         rows, trained = run_study_in_parallel(names, splits, base, shape, budget_minutes * 60, jobs, threads, log)
     chosen = test_once(rows, trained, splits)
-    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_study_outputs(out, rows, data, chosen, {"jobs": jobs, "threads_per_entry": threads})
+    write_study_outputs(out, rows, data, chosen, {"device": str(device), "jobs": jobs, "threads_per_entry": threads})
     return rows, chosen

@@ -45,10 +45,10 @@ def confusion_matrix(labels, predictions, num_classes):
     return torch.bincount(pairs, minlength=num_classes ** 2).reshape(num_classes, num_classes)
 
 
-def per_class_accuracy(matrix, classes):
-    """Print and return the accuracy on each class (the diagonal over the row totals), worst first."""
+def per_class_accuracy(matrix, classes, show=True):
+    """The accuracy on each class (the diagonal over the row totals), printed worst first when show is True."""
     accuracy = (matrix.diagonal() / matrix.sum(dim=1).clamp(min=1)).tolist()
-    for name, value in sorted(zip(classes, accuracy), key=lambda item: item[1]):
+    for name, value in sorted(zip(classes, accuracy), key=lambda item: item[1]) if show else ():
         print(f"{name:<14} {value:.2%}")
     return dict(zip(classes, accuracy))
 

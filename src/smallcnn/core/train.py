@@ -37,18 +37,20 @@ class TrainConfig:
 # Per-dataset changes to the recipe. Fashion-MNIST keeps the defaults: benchmarks/recipes.md compares the
 # candidates on validation accuracy. CIFAR-100 adds random crops and flips and a lower peak rate (0.1
 # killed every ReLU of the spec model on generated 100-class data); untested on the real CIFAR-100.
+# CIFAR-10 (trained by the command line only) gets CIFAR-100's crops and flips.
 RECIPES = {
     "fashion-mnist": {},
     "cifar100": {"augment": "crop-flip", "lr": 0.05},
+    "cifar10": {"augment": "crop-flip"},
 }
 
 
-def default_config(dataset, **changes):
+def default_config(dataset: str, **changes) -> TrainConfig:
     """The recipe for a dataset, with any fields in `changes` replaced."""
     return TrainConfig(**{**RECIPES[dataset], **changes})
 
 
-def lr_factor(step, total):
+def lr_factor(step: int, total: int) -> float:
     """The multiple of the peak learning rate at optimizer step `step` of `total`: one cycle.
 
     A linear warm-up over the first quarter of the steps, but at least 300 (at most three quarters of
@@ -59,8 +61,12 @@ def lr_factor(step, total):
     return (step + 1) / warmup if step < warmup else max(0.0, (total - step) / (total - warmup + 1))
 
 
-def make_training(model, config, steps_per_epoch):
-    """The loss, the optimizer and the learning-rate schedule of the recipe, for this model."""
+def make_training(model: nn.Module, config: TrainConfig, train_size: int):
+    """The loss, the optimizer and the learning-rate schedule of the recipe, for this model.
+
+    train_size is the number of training images: an epoch takes ceil(train_size / batch_size) steps.
+    """
+    steps_per_epoch = math.ceil(train_size / config.batch_size)
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 nesterov=config.nesterov and config.momentum > 0,
@@ -70,7 +76,7 @@ def make_training(model, config, steps_per_epoch):
     return criterion, optimizer, scheduler
 
 
-def augment(images, kind, generator):
+def augment(images: torch.Tensor, kind: str, generator: torch.Generator) -> torch.Tensor:
     """Random crop (reflect-pad 4, cut back to size) and/or horizontal flip, one draw per image."""
     n, _, h, w = images.shape
     # The draws come from the run's one CPU generator; non_blocking copies them to a GPU without waiting for it.
@@ -89,7 +95,8 @@ def augment(images, kind, generator):
     return images
 
 
-def train_step(model, images, labels, criterion, optimizer):
+def train_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, criterion: nn.Module,
+               optimizer: torch.optim.Optimizer) -> tuple[torch.Tensor, torch.Tensor]:
     """One SGD step on one batch; returns the batch's loss and logits."""
     logits = model(images)
     loss = criterion(logits, labels)
@@ -99,7 +106,8 @@ def train_step(model, images, labels, criterion, optimizer):
     return loss, logits
 
 
-def train_epoch(model, splits, criterion, optimizer, scheduler, config, generator):
+def train_epoch(model: nn.Module, splits, criterion: nn.Module, optimizer: torch.optim.Optimizer, scheduler,
+                config: TrainConfig, generator: torch.Generator) -> tuple[float, float]:
     """One pass over the training split in a seeded random order; returns (mean loss, accuracy)."""
     model.train()
     n = len(splits.train_y)
@@ -125,7 +133,8 @@ def train_epoch(model, splits, criterion, optimizer, scheduler, config, generato
 
 
 @torch.inference_mode()
-def evaluate(model, images, labels, criterion, batch_size=256):
+def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, criterion: nn.Module,
+             batch_size: int = 256) -> tuple[float, float, torch.Tensor]:
     """(mean loss, accuracy, predicted classes) of the model on a whole split.
 
     Batches of 256 keep the activations in the CPU's cache; inference mode skips autograd entirely.
@@ -146,7 +155,8 @@ class TrainState:
     best_weights: dict = None       # a copy of the weights of the best epoch by validation accuracy
 
 
-def fit(model, splits, criterion, optimizer, scheduler, config, state=None, on_epoch_end=None):
+def fit(model: nn.Module, splits, criterion: nn.Module, optimizer: torch.optim.Optimizer, scheduler,
+        config: TrainConfig, state: TrainState | None = None, on_epoch_end=None) -> TrainState:
     """Train until config.epochs, validating after every epoch; returns the TrainState.
 
     A given `state` continues a run after its last finished epoch; on_epoch_end(state) runs after each.
@@ -169,8 +179,13 @@ def fit(model, splits, criterion, optimizer, scheduler, config, state=None, on_e
     return state
 
 
-def print_epoch(state):
+def format_epoch(row: dict, epochs: int | None = None) -> str:
+    """One epoch of the history as one line (numbered "n/epochs" when the number of epochs is given)."""
+    number = f"{row['epoch']:>3}/{epochs}" if epochs else f"{row['epoch']:>2}"
+    return (f"epoch {number}: training loss {row['train_loss']:.4f}, accuracy {row['train_accuracy']:.2%}; "
+            f"validation loss {row['val_loss']:.4f}, accuracy {row['val_accuracy']:.2%} ({row['seconds']:.1f} s)")
+
+
+def print_epoch(state: TrainState) -> None:
     """Print one line per finished epoch (use it as fit's on_epoch_end)."""
-    row = state.history[-1]
-    print(f"epoch {row['epoch']:>2}: training loss {row['train_loss']:.4f}, accuracy {row['train_accuracy']:.2%}; "
-          f"validation loss {row['val_loss']:.4f}, accuracy {row['val_accuracy']:.2%} ({row['seconds']:.1f} s)")
+    print(format_epoch(state.history[-1]))
