@@ -441,3 +441,113 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path):
         files.atomic_write(target, fails_half_way)
     assert json.loads(target.read_text()) == {"old": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+
+
+# --- settings resolved once: the recipe is the one source of defaults -----------------------------------------
+
+def test_a_recipe_value_reaches_the_run_with_no_command_line_default_over_it(fashion, tmp_path, monkeypatch):
+    recipe = {"batch_size": 64, "momentum": 0.8, "weight_decay": 1e-4, "seed": 5, "val_fraction": 0.2}
+    monkeypatch.setitem(train.RECIPES, "fashion-mnist", recipe)
+    out = tmp_path / "run"
+    assert main(["train", "fashion-mnist", "--subset", "300", "--epochs", "1", "--device", "cpu",
+                 "--data-dir", str(fashion.location), "--out", str(out)]) == 0
+    saved = json.loads((out / "config.json").read_text())
+    assert {name: saved["config"][name] for name in recipe} == recipe
+    assert saved["device"] == "cpu" and "device" not in saved["config"]  # recorded once
+    # A value given on the command line still wins over the recipe's.
+    assert main(["train", "fashion-mnist", "--subset", "300", "--epochs", "1", "--device", "cpu", "--batch-size", "32",
+                 "--data-dir", str(fashion.location), "--out", str(out), "--overwrite"]) == 0
+    saved = json.loads((out / "config.json").read_text())
+    assert (saved["config"]["batch_size"], saved["config"]["momentum"]) == (32, 0.8)
+
+
+def test_resolve_gives_a_checked_config_and_a_device():
+    config, device = resolve("cifar10", {"epochs": 2, "lr": None, "device": "cpu"})
+    assert (config.dataset, config.epochs, config.augment, config.lr) == ("cifar10", 2, "crop-flip", 0.1)
+    assert device == torch.device("cpu")
+    with pytest.raises(TrainingError, match="epochs must be >= 1"):
+        resolve("fashion-mnist", {"epochs": 0})
+
+
+# --- the device ---------------------------------------------------------------------------------------------
+
+def test_auto_is_torchs_accelerator_when_there_is_one(monkeypatch):
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: False)
+    assert pick_device("auto") == torch.device("cpu")
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: True)
+    monkeypatch.setattr(torch.accelerator, "current_accelerator", lambda: torch.device("mps"))
+    assert pick_device("auto") == torch.device("mps")
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="this machine has an Apple MPS GPU")
+def test_mps_is_a_choice_and_its_absence_a_one_line_error(fashion, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "fashion-mnist", "--device", "mps", "--data-dir", str(fashion.location),
+                 "--out", str(out), "--epochs", "1", "--subset", "200"]) == 2
+    err = capsys.readouterr().err
+    assert one_line_error(err) and "'mps' asked for, but this machine has no usable Apple MPS GPU" in err
+    assert not out.exists()
+
+
+def test_the_device_rng_state_is_the_cpus_own_on_a_cpu():
+    assert runs.device_rng_state(torch.device("cpu")) is None
+    runs.set_device_rng_state(torch.device("cpu"), None)  # nothing to restore
+
+
+# --- outputs checked before any work ------------------------------------------------------------------------
+
+def no_data(*args, **kwargs):
+    raise AssertionError("data was loaded before the output was checked")
+
+
+@pytest.fixture
+def unwritable(tmp_path, request):
+    """An --out that cannot be written: under a regular file, under /proc, or in a folder os.access refuses."""
+    (tmp_path / "a-file").write_text("x")
+    if request.param == "read-only":
+        folder = tmp_path / "read-only"
+        folder.mkdir()
+        real_access = os.access
+        patch = pytest.MonkeyPatch()
+        patch.setattr(os, "access", lambda path, mode, **kw: Path(path) != folder and real_access(path, mode, **kw))
+        request.addfinalizer(patch.undo)
+        return folder / "out"
+    return {"under-a-file": tmp_path / "a-file" / "out", "proc": Path("/proc/smallcnn-test/out")}[request.param]
+
+
+UNWRITABLE = pytest.mark.parametrize("unwritable", ["under-a-file", "proc", "read-only"], indirect=True)
+
+
+def check_refused(err, path):
+    assert one_line_error(err) and f"cannot write {path}" in err
+
+
+def test_check_writable_creates_nothing(tmp_path):
+    assert files.check_writable(tmp_path / "new" / "run") == tmp_path / "new" / "run"
+    assert files.check_writable(tmp_path / "x.ipynb", directory=False) == tmp_path / "x.ipynb"
+    assert list(tmp_path.iterdir()) == []  # the probe file is gone, and no folder was made
+
+
+@UNWRITABLE
+def test_train_checks_its_out_before_loading_data(unwritable, monkeypatch, capsys):
+    monkeypatch.setattr(runs.datastore, "load_dataset", no_data)
+    assert main(["train", "fashion-mnist", "--out", str(unwritable), "--device", "cpu"]) == 2
+    check_refused(capsys.readouterr().err, unwritable)
+
+
+@UNWRITABLE
+def test_compare_checks_its_out_before_any_work(unwritable, monkeypatch, capsys):
+    from smallcnn import baselines
+
+    monkeypatch.setattr(baselines.datastore, "load_dataset", no_data)
+    monkeypatch.setattr(baselines, "ensure_default_run", no_data)  # not even the default run is trained
+    assert main(["compare", "fashion-mnist", "--quick", "--out", str(unwritable)]) == 2
+    check_refused(capsys.readouterr().err, unwritable)
+
+
+@UNWRITABLE
+def test_notebook_checks_its_out_before_building(unwritable, monkeypatch, capsys):
+    notebook = pytest.importorskip("smallcnn.notebook")
+    monkeypatch.setattr(notebook, "make_notebook", no_data)
+    assert main(["notebook", "--out", str(unwritable / "smallcnn.ipynb"), "--quick"]) == 2
+    check_refused(capsys.readouterr().err, unwritable / "smallcnn.ipynb")

@@ -24,7 +24,7 @@ from fakedata import write_cifar100
 from processes import children, running
 from smallcnn import datastore, studyrun
 from smallcnn.cli import main
-from smallcnn.core import study
+from smallcnn.core import study, train
 from smallcnn.core.data import make_splits
 from smallcnn.core.models import VARIANTS, build_model, count_parameters
 from smallcnn.core.study import STUDY, chosen_entry, estimate_seconds, run_study
@@ -442,3 +442,41 @@ def test_a_parallel_study_stopped_ends_with_its_workers(stop, status, last_line,
         time.sleep(0.2)
     assert not [pid for pid in workers if running(pid)]
     assert not (tmp_path / "out" / "study.json").exists()
+
+
+# --- settings resolved once, devices, outputs checked first ------------------------------------------------------
+
+def test_a_recipe_value_reaches_the_study_with_no_command_line_default_over_it(cifar_dir, tmp_path, monkeypatch):
+    recipe = {**train.RECIPES["cifar100"], "batch_size": 64, "momentum": 0.8, "seed": 4}
+    monkeypatch.setitem(train.RECIPES, "cifar100", recipe)
+    out = tmp_path / "study"
+    assert main([*small_study(cifar_dir, out), "--variants", "spec", "--allow-unofficial-data"]) == 0
+    saved = json.loads((out / "study.json").read_text())
+    assert {name: saved["config"][name] for name in recipe} == recipe
+    assert saved["device"] == "cpu" and "device" not in saved["config"]  # recorded once
+
+
+@pytest.mark.parametrize("device, message", [
+    ("tpu", "unknown device 'tpu'; choose auto, cpu, cuda or cuda:N (or mps on Apple silicon)"),
+    pytest.param("mps", "'mps' asked for, but this machine has no usable Apple MPS GPU; use --device cpu",
+                 marks=pytest.mark.skipif(torch.backends.mps.is_available(), reason="this machine has MPS")),
+    pytest.param("cuda", "'cuda' asked for, but this machine has no usable CUDA GPU; use --device cpu",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")),
+])
+def test_a_bad_study_device_is_a_one_line_error(device, message, cifar_dir, tmp_path, capsys):
+    out = tmp_path / "study"
+    assert main(["study", "cifar100", "--data-dir", str(cifar_dir), "--out", str(out), "--device", device,
+                 "--allow-unofficial-data"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("under", ["a-file", "/proc"])
+def test_the_study_checks_its_out_before_loading_data(under, cifar_dir, tmp_path, monkeypatch, capsys):
+    (tmp_path / "a-file").write_text("x")
+    out = tmp_path / under / "study" if under == "a-file" else Path(under) / "smallcnn-study"
+    monkeypatch.setattr(studyrun.datastore, "load_dataset", lambda *a, **k: pytest.fail("data loaded first"))
+    assert main([*small_study(cifar_dir, out), "--allow-unofficial-data"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("warning: ")]
+    assert len(err) == 1 and err[0].startswith(f"error: cannot write {out}")

@@ -16,6 +16,7 @@ import signal
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -74,12 +75,12 @@ def log_row(row: dict, log) -> None:
     log(f"{row['entry']:<16} {row['status']:<8} validation {format_cell(row['val_accuracy'], 'pct')}")
 
 
-def study_markdown(rows: list[dict], data, chosen: str | None, parallel: dict) -> str:
+def study_markdown(rows: list[dict], data, chosen: str | None, settings: dict) -> str:
     lines = [f"# {study_title(data)}", "", f"Data: {data.identity} ({data.location}).", "",
              "Entries are ranked on the validation split; the test set is evaluated once, for the chosen entry "
              f"({chosen or 'none ran'}) and for the spec-adapted model.", "",
-             f"Each entry trained on {plural(parallel['threads_per_entry'], 'thread')}, "
-             f"{plural(parallel['jobs'], 'entry', 'entries')} at a time; "
+             f"Each entry trained on {plural(settings['threads_per_entry'], 'thread')}, "
+             f"{plural(settings['jobs'], 'entry', 'entries')} at a time; "
              "another thread count rounds differently, and so can change the results.", "",
              "| entry | change | validation accuracy | vs spec (points) | test accuracy | parameters | epochs | "
              "seconds | status |", "|---|---|---|---|---|---|---|---|---|"]
@@ -93,13 +94,14 @@ def study_markdown(rows: list[dict], data, chosen: str | None, parallel: dict) -
     return "\n".join(lines)
 
 
-def write_study_outputs(out: Path, rows: list[dict], data, chosen: str | None, parallel: dict) -> None:
-    """study.md, study.csv, study.json and study.png; `parallel` holds the device, jobs and threads per entry."""
-    write_text(out / "study.md", study_markdown(rows, data, chosen, parallel))
+def write_study_outputs(out: Path, rows: list[dict], data, chosen: str | None, settings: dict) -> None:
+    """study.md, study.csv, study.json and study.png; `settings` holds the base recipe, the device, the jobs and
+    the threads per entry."""
+    write_text(out / "study.md", study_markdown(rows, data, chosen, settings))
     write_text(out / "study.csv", csv_text([{**row, "dataset_identity": data.identity} for row in rows],
                                            [*rows[0], "dataset_identity"]))
     write_json(out / "study.json", {"title": study_title(data), "dataset_identity": data.identity,
-                                    "official": data.official, "chosen": chosen, **parallel, "rows": rows})
+                                    "official": data.official, "chosen": chosen, **settings, "rows": rows})
     save_figure(plot_study(rows, study_title(data)), out / "study.png")
 
 
@@ -219,5 +221,6 @@ def run_study_command(out_dir, base: RunConfig, device: torch.device, names: lis
         rows, trained = run_study_in_parallel(names, splits, base, shape, budget_minutes * 60, jobs, threads, log)
     chosen = test_once(rows, trained, splits)
     out.mkdir(parents=True, exist_ok=True)
-    write_study_outputs(out, rows, data, chosen, {"device": str(device), "jobs": jobs, "threads_per_entry": threads})
+    write_study_outputs(out, rows, data, chosen, {"config": asdict(base), "device": str(device), "jobs": jobs,
+                                                  "threads_per_entry": threads})
     return rows, chosen
