@@ -10,6 +10,7 @@ plain state dicts, BatchNorm synchronised over the processes, bf16 autocast, and
 """
 
 import os
+from collections.abc import Callable
 
 import torch
 from torch import distributed, nn
@@ -83,7 +84,7 @@ def command(arguments: str) -> str:
     return f"the same torchrun command on every machine, with `-m smallcnn {arguments}`"
 
 
-def from_main(function):
+def from_main[T](function: Callable[[], T]) -> T:
     """function() run by rank 0 alone, its result, or its one-line error, shared with every process.
 
     Rank 0 owns the run folder (other machines need not even see it): it checks the folder, reads

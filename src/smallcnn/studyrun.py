@@ -116,7 +116,7 @@ def load_splits(base: RunConfig, device: torch.device, data_dir, allow_unofficia
 _worker = {}  # what a worker process keeps between entries: its split, model shape, configuration, deadline
 
 
-def start_worker(splits, shape, base, threads, budget_seconds):
+def start_worker(splits, shape: tuple, base: RunConfig, threads: int, budget_seconds: float) -> None:
     """Runs once in each worker process: its share of the threads; the split arrives in shared memory.
 
     Its budget clock starts now, once it is ready, as the sequential study's starts after loading the data.
@@ -125,7 +125,7 @@ def start_worker(splits, shape, base, threads, budget_seconds):
     _worker.update(splits=splits, shape=shape, base=base, deadline=time.monotonic() + budget_seconds)
 
 
-def train_in_worker(name):
+def train_in_worker(name: str) -> tuple[dict, bytes | None]:
     """One entry in a worker: its row, and its trained (model, TrainState) as bytes (None when skipped)."""
     trained = {}
     row = study_entry(name, _worker["splits"], _worker["base"], _worker["shape"],
@@ -138,7 +138,7 @@ def train_in_worker(name):
     return row, buffer.getvalue()
 
 
-def submit_entries(executor, names):
+def submit_entries(executor: ProcessPoolExecutor, names: list[str]):
     """Submit every entry, which starts the workers. They start with SIGINT ignored, which a started
     interpreter keeps: Ctrl-C is the parent's alone (it stops them), even while one is still starting up."""
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -148,12 +148,12 @@ def submit_entries(executor, names):
         signal.signal(signal.SIGINT, previous)
 
 
-def interrupt(signum, frame):
+def interrupt(signum: int, frame) -> None:
     """SIGTERM handled as Ctrl-C is: the `finally` around the workers stops them before the parent ends."""
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def stop_workers(executor):
+def stop_workers(executor: ProcessPoolExecutor) -> None:
     """Stop whatever workers remain at once (Python 3.14 names this executor.terminate_workers())."""
     for process in list((executor._processes or {}).values()):
         process.terminate()
