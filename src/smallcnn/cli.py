@@ -18,7 +18,7 @@ from smallcnn.files import SmallCNNError, check_writable
 from smallcnn.runs import AUGMENTATIONS, resolve, resolve_saved, run_training, write_run_report
 from smallcnn.studyrun import run_study_command
 
-DEVICE_HELP = ("auto (torch's accelerator when present: CUDA or Apple MPS; else the CPU), cpu, cuda, cuda:N or mps")
+DEVICE_HELP = "auto (torch's accelerator when present: CUDA or Apple MPS; else the CPU), cpu, cuda, cuda:N or mps"
 
 
 def build_parser() -> argparse.ArgumentParser:
