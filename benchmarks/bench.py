@@ -325,13 +325,13 @@ def device_train_rates(work, device, reps):
 def time_full_runs(seeds, data_dir=None, log=print, **changes):
     """`smallcnn train fashion-mnist` at its defaults (15 epochs, test evaluation, report and plots), once per
     seed: the wall time of the whole run and its metrics. `changes` alter the recipe (for tests only)."""
-    from smallcnn.runs import run_config, run_training, write_run_report  # matplotlib loads only when asked for
+    from smallcnn.runs import resolve, run_training, write_run_report  # matplotlib loads only when asked for
 
     runs = []
     for seed in seeds:
         with tempfile.TemporaryDirectory() as out:
             start = time.perf_counter()
-            result = run_training(run_config("fashion-mnist", seed=seed, **changes), out, data_dir,
+            result = run_training(*resolve("fashion-mnist", {"seed": seed, **changes}), out, data_dir,
                                   log=lambda line: None)
             write_run_report(result)
             runs.append({"seed": seed, "seconds": time.perf_counter() - start, **result.metrics})

@@ -182,12 +182,12 @@ def test_compare_refuses_other_datasets_contradictions_and_unfinished_runs(tmp_p
 @pytest.fixture(scope="module")
 def cnn_run(fashion, tmp_path_factory):
     """A small finished Fashion-MNIST run to compare (trained on one thread: the cores are shared)."""
-    from smallcnn.runs import run_config, run_training
+    from smallcnn.runs import resolve, run_training
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return run_training(run_config("fashion-mnist", subset=1000, epochs=1),
+        return run_training(*resolve("fashion-mnist", {"subset": 1000, "epochs": 1}),
                             tmp_path_factory.mktemp("cnn") / "run", data_dir=fashion.location, log=lambda line: None)
     finally:
         torch.set_num_threads(threads)

@@ -28,6 +28,7 @@ from smallcnn.runs import (
     collapse_warning,
     pick_device,
     prepare_out_dir,
+    resolve,
     run_config,
     run_training,
 )
@@ -79,7 +80,7 @@ def test_a_run_writes_every_output(straight_run, fashion):
     saved = json.loads((out / "config.json").read_text())
     assert saved["device"] == "cpu"
     assert RunConfig(**saved["config"]) == run_config(
-        "fashion-mnist", subset=2000, epochs=4, seed=3, variant="dropout", augment="flip", device="cpu")
+        "fashion-mnist", subset=2000, epochs=4, seed=3, variant="dropout", augment="flip")
     assert saved["versions"]["torch"] == torch.__version__ and saved["versions"]["threads"] == 1
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["device"] == "cpu" and metrics["threads"] == 1
@@ -114,7 +115,7 @@ def test_the_device_actually_used_is_recorded_not_auto(fashion, tmp_path):
     assert metrics["device"] == used and metrics["threads"] == torch.get_num_threads()
 
 
-def test_model_file_holds_the_best_epoch_that_was_tested(straight_run, fashion):
+def test_model_file_holds_the_weights_that_were_tested(straight_run, fashion):
     saved = torch.load(straight_run / "model.pt", weights_only=False)
     assert set(saved) >= {"state_dict", "config", "mean", "std", "classes"}
     model = build_model("dropout").to(memory_format=torch.channels_last)
@@ -318,7 +319,7 @@ class Dead(nn.Module):
 
 def test_a_collapsed_run_warns_on_stderr_every_epoch(fashion, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(runs, "build_model", lambda variant, *shape: Dead(*shape))
-    result = run_training(run_config("fashion-mnist", subset=500, epochs=2), tmp_path / "run",
+    result = run_training(*resolve("fashion-mnist", {"subset": 500, "epochs": 2}), tmp_path / "run",
                           data_dir=fashion.location, log=lambda line: None)
     err = capsys.readouterr().err
     assert "collapsed in epoch 1" in err and "collapsed in epoch 2" in err
@@ -329,7 +330,7 @@ def test_a_collapsed_run_warns_on_stderr_every_epoch(fashion, tmp_path, monkeypa
 def test_the_short_runs_that_used_to_collapse_now_train(fashion, tmp_path, capsys, seed):
     """`--subset 4000 --epochs 2 --seed 3` (and 4) once ended at 10 % with the loss stuck at ln 10."""
     torch.set_num_threads(1)
-    result = run_training(run_config("fashion-mnist", subset=4000, epochs=2, seed=seed, device="cpu"),
+    result = run_training(*resolve("fashion-mnist", {"subset": 4000, "epochs": 2, "seed": seed, "device": "cpu"}),
                           tmp_path / "run", data_dir=fashion.location, log=lambda line: None)
     assert result.metrics["test_accuracy"] > 0.5
     assert result.history[-1]["train_loss"] < 0.8 * math.log(10)
@@ -440,3 +441,113 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path):
         files.atomic_write(target, fails_half_way)
     assert json.loads(target.read_text()) == {"old": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+
+
+# --- settings resolved once: the recipe is the one source of defaults -----------------------------------------
+
+def test_a_recipe_value_reaches_the_run_with_no_command_line_default_over_it(fashion, tmp_path, monkeypatch):
+    recipe = {"batch_size": 64, "momentum": 0.8, "weight_decay": 1e-4, "seed": 5, "val_fraction": 0.2}
+    monkeypatch.setitem(train.RECIPES, "fashion-mnist", recipe)
+    out = tmp_path / "run"
+    assert main(["train", "fashion-mnist", "--subset", "300", "--epochs", "1", "--device", "cpu",
+                 "--data-dir", str(fashion.location), "--out", str(out)]) == 0
+    saved = json.loads((out / "config.json").read_text())
+    assert {name: saved["config"][name] for name in recipe} == recipe
+    assert saved["device"] == "cpu" and "device" not in saved["config"]  # recorded once
+    # A value given on the command line still wins over the recipe's.
+    assert main(["train", "fashion-mnist", "--subset", "300", "--epochs", "1", "--device", "cpu", "--batch-size", "32",
+                 "--data-dir", str(fashion.location), "--out", str(out), "--overwrite"]) == 0
+    saved = json.loads((out / "config.json").read_text())
+    assert (saved["config"]["batch_size"], saved["config"]["momentum"]) == (32, 0.8)
+
+
+def test_resolve_gives_a_checked_config_and_a_device():
+    config, device = resolve("cifar10", {"epochs": 2, "lr": None, "device": "cpu"})
+    assert (config.dataset, config.epochs, config.augment, config.lr) == ("cifar10", 2, "crop-flip", 0.1)
+    assert device == torch.device("cpu")
+    with pytest.raises(TrainingError, match="epochs must be >= 1"):
+        resolve("fashion-mnist", {"epochs": 0})
+
+
+# --- the device ---------------------------------------------------------------------------------------------
+
+def test_auto_is_torchs_accelerator_when_there_is_one(monkeypatch):
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: False)
+    assert pick_device("auto") == torch.device("cpu")
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: True)
+    monkeypatch.setattr(torch.accelerator, "current_accelerator", lambda: torch.device("mps"))
+    assert pick_device("auto") == torch.device("mps")
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="this machine has an Apple MPS GPU")
+def test_mps_is_a_choice_and_its_absence_a_one_line_error(fashion, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "fashion-mnist", "--device", "mps", "--data-dir", str(fashion.location),
+                 "--out", str(out), "--epochs", "1", "--subset", "200"]) == 2
+    err = capsys.readouterr().err
+    assert one_line_error(err) and "'mps' asked for, but this machine has no usable Apple MPS GPU" in err
+    assert not out.exists()
+
+
+def test_the_device_rng_state_is_the_cpus_own_on_a_cpu():
+    assert runs.device_rng_state(torch.device("cpu")) is None
+    runs.set_device_rng_state(torch.device("cpu"), None)  # nothing to restore
+
+
+# --- outputs checked before any work ------------------------------------------------------------------------
+
+def no_data(*args, **kwargs):
+    raise AssertionError("data was loaded before the output was checked")
+
+
+@pytest.fixture
+def unwritable(tmp_path, request):
+    """An --out that cannot be written: under a regular file, under /proc, or in a folder os.access refuses."""
+    (tmp_path / "a-file").write_text("x")
+    if request.param == "read-only":
+        folder = tmp_path / "read-only"
+        folder.mkdir()
+        real_access = os.access
+        patch = pytest.MonkeyPatch()
+        patch.setattr(os, "access", lambda path, mode, **kw: Path(path) != folder and real_access(path, mode, **kw))
+        request.addfinalizer(patch.undo)
+        return folder / "out"
+    return {"under-a-file": tmp_path / "a-file" / "out", "proc": Path("/proc/smallcnn-test/out")}[request.param]
+
+
+UNWRITABLE = pytest.mark.parametrize("unwritable", ["under-a-file", "proc", "read-only"], indirect=True)
+
+
+def check_refused(err, path):
+    assert one_line_error(err) and f"cannot write {path}" in err
+
+
+def test_check_writable_creates_nothing(tmp_path):
+    assert files.check_writable(tmp_path / "new" / "run") == tmp_path / "new" / "run"
+    assert files.check_writable(tmp_path / "x.ipynb", directory=False) == tmp_path / "x.ipynb"
+    assert list(tmp_path.iterdir()) == []  # the probe file is gone, and no folder was made
+
+
+@UNWRITABLE
+def test_train_checks_its_out_before_loading_data(unwritable, monkeypatch, capsys):
+    monkeypatch.setattr(runs.datastore, "load_dataset", no_data)
+    assert main(["train", "fashion-mnist", "--out", str(unwritable), "--device", "cpu"]) == 2
+    check_refused(capsys.readouterr().err, unwritable)
+
+
+@UNWRITABLE
+def test_compare_checks_its_out_before_any_work(unwritable, monkeypatch, capsys):
+    from smallcnn import baselines
+
+    monkeypatch.setattr(baselines.datastore, "load_dataset", no_data)
+    monkeypatch.setattr(baselines, "ensure_default_run", no_data)  # not even the default run is trained
+    assert main(["compare", "fashion-mnist", "--quick", "--out", str(unwritable)]) == 2
+    check_refused(capsys.readouterr().err, unwritable)
+
+
+@UNWRITABLE
+def test_notebook_checks_its_out_before_building(unwritable, monkeypatch, capsys):
+    notebook = pytest.importorskip("smallcnn.notebook")
+    monkeypatch.setattr(notebook, "make_notebook", no_data)
+    assert main(["notebook", "--out", str(unwritable / "smallcnn.ipynb"), "--quick"]) == 2
+    check_refused(capsys.readouterr().err, unwritable / "smallcnn.ipynb")

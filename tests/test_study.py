@@ -24,13 +24,13 @@ from fakedata import write_cifar100
 from processes import children, running
 from smallcnn import datastore, studyrun
 from smallcnn.cli import main
-from smallcnn.core import study
+from smallcnn.core import study, train
 from smallcnn.core.data import make_splits
 from smallcnn.core.models import VARIANTS, build_model, count_parameters
 from smallcnn.core.study import STUDY, chosen_entry, estimate_seconds, run_study
 from smallcnn.core.train import TrainState, default_config, evaluate
 from smallcnn.files import SmallCNNError
-from smallcnn.runs import check_config, run_config, run_training, write_run_report
+from smallcnn.runs import check_config, resolve, run_config, run_training, write_run_report
 
 SHAPE = (3, 32, 100)
 NOT_OFFICIAL = "NOT the official CIFAR-100"
@@ -68,8 +68,9 @@ def test_generated_cifar_loads_only_when_allowed_and_is_marked_not_official(cifa
 
 
 def test_spec_adapted_pipeline_learns_generated_cifar100_well_above_chance(cifar_dir, tmp_path):
-    config = run_config("cifar100", epochs=3, batch_size=32, augment="none")
-    result = run_training(config, tmp_path / "run", data_dir=cifar_dir, allow_unofficial=True, log=lambda line: None)
+    config, device = resolve("cifar100", {"epochs": 3, "batch_size": 32, "augment": "none"})
+    result = run_training(config, device, tmp_path / "run", data_dir=cifar_dir, allow_unofficial=True,
+                          log=lambda line: None)
     assert result.metrics["params"] == 27_171
     assert result.metrics["official_data"] is False
     assert result.metrics["test_accuracy"] > 0.25  # 25 times chance (1 %)
@@ -119,10 +120,10 @@ def test_the_study_trains_entries_and_compares_them_on_validation(cifar):
         model, state = trained[row["entry"]]
         assert row["status"] == "ran" and "test_accuracy" not in row  # the study never looks at the test set
         assert row["params"] == count_parameters(model) == count_parameters(build_model(STUDY[row["entry"]][0], *SHAPE))
-        assert len(state.history) == row["epochs"] == 2 and row["best_epoch"] in (1, 2)
+        assert len(state.history) == row["epochs"] == 2
         assert row["seconds"] == sum(epoch["seconds"] for epoch in state.history) > 0
-        assert row["val_accuracy"] == state.best_val_accuracy == max(h["val_accuracy"] for h in state.history)
-        # The model returned carries its best weights: evaluating it on validation gives the row's figure.
+        assert row["val_accuracy"] == state.history[-1]["val_accuracy"]
+        # The model returned carries its last epoch's weights: evaluating it on validation gives the row's figure.
         assert evaluate(model, splits.val_x, splits.val_y, nn.CrossEntropyLoss())[1] == row["val_accuracy"]
         assert row["val_delta_points"] == pytest.approx(100 * (row["val_accuracy"] - spec["val_accuracy"]))
     assert spec["val_delta_points"] == 0
@@ -166,13 +167,14 @@ def test_entries_run_while_the_budget_lasts(cifar, monkeypatch):
         name = considered[-1]
         fitted.append(name)
         clock.now += estimates[name]
-        return TrainState(None, [{"seconds": estimates[name]}], 1, val[name], model.state_dict())
+        return TrainState(None, [{"seconds": estimates[name], "val_accuracy": val[name]}])
 
     monkeypatch.setattr(study, "time", SimpleNamespace(perf_counter=clock.perf_counter))
     monkeypatch.setattr(study, "estimate_seconds", fake_estimate)
     monkeypatch.setattr(study, "fit", fake_fit)
     base = default_config("cifar100", epochs=1, subset=100)
-    before = {"spec": (None, TrainState(None, [{"seconds": 7.0}, {"seconds": 8.0}], 2, val["spec"], None))}
+    before = {"spec": (None, TrainState(None, [{"seconds": 7.0, "val_accuracy": 0.5},
+                                               {"seconds": 8.0, "val_accuracy": val["spec"]}]))}
     rows, trained = run_study(names, splits_of(cifar, base), base, SHAPE, 100, trained=before)
     assert [r["status"] for r in rows] == [
         "ran", "skipped: needs about 1000000000 s, 100 s left", "ran", "skipped: needs about 70 s, 50 s left", "ran"]
@@ -180,7 +182,22 @@ def test_entries_run_while_the_budget_lasts(cifar, monkeypatch):
     assert [r["val_accuracy"] for r in rows] == [0.20, None, 0.30, None, 0.15]
     assert [r["val_delta_points"] for r in rows] == [0, None, pytest.approx(10.0), None, pytest.approx(-5.0)]
     assert [r["seconds"] for r in rows] == [15.0, None, 50, None, 40]
-    assert [r["best_epoch"] for r in rows] == [2, None, 1, None, 1]
+
+
+def test_the_always_entries_train_in_full_outside_the_budget(cifar, monkeypatch):
+    """wide-bn is estimated far over a budget of zero and trains all the same; the other entry is skipped."""
+    fitted = []
+
+    def fake_fit(model, splits, criterion, optimizer, scheduler, config):
+        fitted.append(count_parameters(model))
+        return TrainState(None, [{"seconds": 1.0, "val_accuracy": 0.4}])
+
+    monkeypatch.setattr(study, "estimate_seconds", lambda model, splits, config: 1e9)
+    monkeypatch.setattr(study, "fit", fake_fit)
+    base = default_config("cifar100", epochs=1, subset=100)
+    rows, trained = run_study(["gap", *study.ALWAYS], splits_of(cifar, base), base, SHAPE, 0)
+    assert [r["status"] for r in rows] == ["skipped: needs about 1000000000 s, 0 s left"] + ["ran"] * len(study.ALWAYS)
+    assert set(trained) == set(study.ALWAYS) and len(fitted) == len(study.ALWAYS)
 
 
 def test_cost_estimate_from_timed_steps(cifar, monkeypatch):
@@ -206,7 +223,7 @@ def test_cost_estimate_from_timed_steps(cifar, monkeypatch):
 def test_the_timed_steps_wait_for_a_gpu_before_each_clock_reading(cifar, monkeypatch):
     """A GPU runs kernels after the call returns: the clock must be read once they have finished."""
     synchronised = []
-    monkeypatch.setattr(torch.cuda, "synchronize", synchronised.append)
+    monkeypatch.setattr(torch.accelerator, "synchronize", synchronised.append)
     study.wait_for(torch.device("cpu"))
     study.wait_for(torch.device("cuda", 1))
     assert synchronised == [torch.device("cuda", 1)]  # only a GPU is waited for
@@ -263,6 +280,9 @@ def test_test_once_evaluates_only_the_chosen_entry_and_spec():
 
 # --- the study command and its files ---------------------------------------------------------------------------
 
+SMALL = {"epochs": 1, "subset": 300, "device": "cpu"}  # the settings of the small studies below
+
+
 @pytest.fixture(scope="module")
 def study_out(cifar_dir, tmp_path_factory):
     """One study run through the command's function; the chart's title is captured as it is drawn."""
@@ -276,9 +296,9 @@ def study_out(cifar_dir, tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(studyrun, "plot_study", plot)
-        rows, chosen = studyrun.run_study_command(out, "cifar100", ["spec", "wide2", "gap"], budget_minutes=30,
-                                                  epochs=1, data_dir=cifar_dir, subset=300, device="cpu",
-                                                  allow_unofficial=True, log=lambda line: None)
+        rows, chosen = studyrun.run_study_command(out, *resolve("cifar100", SMALL), ["spec", "wide2", "gap"],
+                                                  budget_minutes=30, data_dir=cifar_dir, allow_unofficial=True,
+                                                  log=lambda line: None)
     return SimpleNamespace(out=out, rows=rows, chosen=chosen, titles=titles)
 
 
@@ -343,14 +363,15 @@ def test_a_study_where_nothing_fits_the_budget_still_reports(jobs, cifar_dir, tm
 
 # --- the study on several processes (--jobs) ------------------------------------------------------------------
 
-SAME_IN_BOTH = ("entry", "status", "params", "val_accuracy", "best_epoch", "val_delta_points", "test_accuracy")
+SAME_IN_BOTH = ("entry", "status", "params", "val_accuracy", "epochs", "val_delta_points",
+                "test_accuracy")
 
 
 def test_parallel_study_gives_each_entry_the_sequential_result_with_the_same_threads(study_out, cifar_dir, tmp_path):
     """study_out ran sequentially on 1 thread (one_thread); 2 jobs of this 1 thread each must equal it exactly."""
     lines = []
-    rows, chosen = studyrun.run_study_command(tmp_path, "cifar100", ["spec", "wide2", "gap"], budget_minutes=30,
-                                              epochs=1, data_dir=cifar_dir, subset=300, device="cpu",
+    rows, chosen = studyrun.run_study_command(tmp_path, *resolve("cifar100", SMALL), ["spec", "wide2", "gap"],
+                                              budget_minutes=30, data_dir=cifar_dir,
                                               allow_unofficial=True, jobs=2, log=lines.append)
     assert lines[0].endswith("2 at a time, 1 thread each (more entries at a time than threads: they share 1 thread)")
     assert [line.split()[0] for line in lines[1:]] == ["spec", "wide2", "gap"]  # logged as each entry ends
@@ -365,7 +386,7 @@ def test_parallel_study_gives_each_entry_the_sequential_result_with_the_same_thr
 
 def test_parallel_study_histories_equal_the_sequential_ones(cifar):
     """The workers' whole histories come back, equal to the same entries trained here in sequence."""
-    base = check_config(run_config("cifar100", epochs=2, subset=300, device="cpu"))
+    base, _ = resolve("cifar100", {"epochs": 2, "subset": 300, "device": "cpu"})
     splits = splits_of(cifar, base)
     _, sequential = run_study(["spec", "batchnorm"], splits, base, SHAPE, budget_seconds=1e6)
     _, parallel = studyrun.run_study_in_parallel(["spec", "batchnorm"], splits, base, SHAPE, 1e6, 2, 1,
@@ -438,3 +459,41 @@ def test_a_parallel_study_stopped_ends_with_its_workers(stop, status, last_line,
         time.sleep(0.2)
     assert not [pid for pid in workers if running(pid)]
     assert not (tmp_path / "out" / "study.json").exists()
+
+
+# --- settings resolved once, devices, outputs checked first ------------------------------------------------------
+
+def test_a_recipe_value_reaches_the_study_with_no_command_line_default_over_it(cifar_dir, tmp_path, monkeypatch):
+    recipe = {**train.RECIPES["cifar100"], "batch_size": 64, "momentum": 0.8, "seed": 4}
+    monkeypatch.setitem(train.RECIPES, "cifar100", recipe)
+    out = tmp_path / "study"
+    assert main([*small_study(cifar_dir, out), "--variants", "spec", "--allow-unofficial-data"]) == 0
+    saved = json.loads((out / "study.json").read_text())
+    assert {name: saved["config"][name] for name in recipe} == recipe
+    assert saved["device"] == "cpu" and "device" not in saved["config"]  # recorded once
+
+
+@pytest.mark.parametrize("device, message", [
+    ("tpu", "unknown device 'tpu'; choose auto, cpu, cuda or cuda:N (or mps on Apple silicon)"),
+    pytest.param("mps", "'mps' asked for, but this machine has no usable Apple MPS GPU; use --device cpu",
+                 marks=pytest.mark.skipif(torch.backends.mps.is_available(), reason="this machine has MPS")),
+    pytest.param("cuda", "'cuda' asked for, but this machine has no usable CUDA GPU; use --device cpu",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")),
+])
+def test_a_bad_study_device_is_a_one_line_error(device, message, cifar_dir, tmp_path, capsys):
+    out = tmp_path / "study"
+    assert main(["study", "cifar100", "--data-dir", str(cifar_dir), "--out", str(out), "--device", device,
+                 "--allow-unofficial-data"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("under", ["a-file", "/proc"])
+def test_the_study_checks_its_out_before_loading_data(under, cifar_dir, tmp_path, monkeypatch, capsys):
+    (tmp_path / "a-file").write_text("x")
+    out = tmp_path / under / "study" if under == "a-file" else Path(under) / "smallcnn-study"
+    monkeypatch.setattr(studyrun.datastore, "load_dataset", lambda *a, **k: pytest.fail("data loaded first"))
+    assert main([*small_study(cifar_dir, out), "--allow-unofficial-data"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("warning: ")]
+    assert len(err) == 1 and err[0].startswith(f"error: cannot write {out}")

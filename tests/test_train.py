@@ -1,6 +1,5 @@
 """The training core: the recipe, the learning-rate schedules, augmentation, the loop and evaluation."""
 
-import math
 from types import SimpleNamespace
 
 import pytest
@@ -85,7 +84,8 @@ def test_onecycle_warms_up_to_the_peak_then_decays_to_zero(total, warmup):
 def test_the_schedule_spans_all_epochs_of_the_run(epochs, steps_per_epoch):
     """make_training's scheduler covers epochs x steps per epoch: each step gets the schedule's factor."""
     config = TrainConfig(epochs=epochs, lr=0.4)
-    _, optimizer, scheduler = make_training(nn.Linear(2, 2), config, steps_per_epoch)
+    # The last batch holds one image: ceil(images / batch size) steps per epoch.
+    _, optimizer, scheduler = make_training(nn.Linear(2, 2), config, (steps_per_epoch - 1) * config.batch_size + 1)
     total = epochs * steps_per_epoch
     used = []
     for _ in range(total):
@@ -226,29 +226,28 @@ def test_non_finite_loss_raises_floating_point_error():
     splits = tiny_splits(x, torch.arange(32) % 10)
     config = TrainConfig(epochs=1, batch_size=8)
     model = build_model("spec")
-    criterion, optimizer, scheduler = make_training(model, config, 4)
+    criterion, optimizer, scheduler = make_training(model, config, len(splits.train_y))
     with pytest.raises(FloatingPointError, match=r"training loss became nan; lower the learning rate \(now 0.1\)"):
         train_epoch(model, splits, criterion, optimizer, scheduler, config, torch.Generator().manual_seed(0))
     with pytest.raises(FloatingPointError):
         fit(model, splits, criterion, optimizer, scheduler, config)
 
 
-def test_fit_keeps_the_weights_of_the_best_validation_epoch(monkeypatch):
-    """Validation accuracy made up as 0.5, 0.7, 0.6: epoch 2 is kept, although epoch 3 came last."""
+def test_fit_ends_with_the_last_epochs_weights_whatever_validation_says(monkeypatch):
+    """Validation accuracy made up as 0.5, 0.7, 0.6: the model keeps epoch 3's weights, not the best epoch's."""
     made_up = iter([0.5, 0.7, 0.6])
     monkeypatch.setattr(train, "evaluate", lambda model, x, y, criterion: (1.0, next(made_up), None))
     torch.manual_seed(0)
     splits = tiny_splits(torch.randn(40, 1, 28, 28), torch.arange(40) % 10)
     config = TrainConfig(epochs=3, batch_size=16)
     model = build_model("spec")
-    criterion, optimizer, scheduler = make_training(model, config, 3)
+    criterion, optimizer, scheduler = make_training(model, config, len(splits.train_y))
     weights = []
     state = fit(model, splits, criterion, optimizer, scheduler, config,
                 on_epoch_end=lambda s: weights.append({k: v.clone() for k, v in model.state_dict().items()}))
-    assert (state.best_epoch, state.best_val_accuracy) == (2, 0.7)
     assert [row["val_accuracy"] for row in state.history] == [0.5, 0.7, 0.6]
-    assert all(torch.equal(state.best_weights[k], v) for k, v in weights[1].items())
-    assert not all(torch.equal(state.best_weights[k], v) for k, v in weights[2].items())
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in weights[2].items())
+    assert not all(torch.equal(model.state_dict()[k], v) for k, v in weights[1].items())
     assert scheduler.last_epoch == 3 * 3  # one scheduler step per batch: 40 images in batches of 16
     assert state.history[-1]["lr"] == 0.0
 
@@ -258,7 +257,7 @@ def train_on(fashion, config, variant="spec"):
                          config.val_fraction, config.seed, config.subset)
     torch.manual_seed(config.seed)
     model = build_model(variant).to(memory_format=torch.channels_last)
-    criterion, optimizer, scheduler = make_training(model, config, math.ceil(len(splits.train_y) / config.batch_size))
+    criterion, optimizer, scheduler = make_training(model, config, len(splits.train_y))
     ends = []
     state = fit(model, splits, criterion, optimizer, scheduler, config,
                 on_epoch_end=lambda s: ends.append(len(s.history)))
@@ -272,11 +271,8 @@ def test_training_on_real_fashion_mnist_clearly_beats_chance(fashion):
     assert len(splits.train_y) == 6000
     assert state.history[-1]["train_loss"] < state.history[0]["train_loss"]
     assert state.history[-1]["lr"] == 0.0  # the one-cycle schedule ends at zero
-    # The best epoch by validation accuracy is the one kept; its weights give that accuracy again.
-    val = [row["val_accuracy"] for row in state.history]
-    assert state.best_val_accuracy == max(val) and state.best_epoch == val.index(max(val)) + 1
-    model.load_state_dict(state.best_weights)
-    assert evaluate(model, splits.val_x, splits.val_y, criterion)[1] == state.best_val_accuracy
+    # The model ends with the last epoch's weights, which give that epoch's validation accuracy again.
+    assert evaluate(model, splits.val_x, splits.val_y, criterion)[1] == state.history[-1]["val_accuracy"]
     test_accuracy = evaluate(model, splits.test_x, splits.test_y, criterion)[1]
     assert test_accuracy > 0.70  # chance is 0.10
 
@@ -302,7 +298,7 @@ def test_fit_continues_a_state_where_it_stopped(fashion):
                          config.val_fraction, config.seed, config.subset)
     torch.manual_seed(config.seed)
     model = build_model("spec").to(memory_format=torch.channels_last)
-    criterion, optimizer, scheduler = make_training(model, config, math.ceil(len(splits.train_y) / config.batch_size))
+    criterion, optimizer, scheduler = make_training(model, config, len(splits.train_y))
     state = TrainState(torch.Generator().manual_seed(config.seed))
 
     def stop_after_epoch_1(s):

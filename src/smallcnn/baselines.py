@@ -33,7 +33,8 @@ from smallcnn.answers import answer_8a, answer_8b, load_published
 from smallcnn.core.compare import rank, table3_rows
 from smallcnn.core.data import random_split
 from smallcnn.core.plots import plot_comparison
-from smallcnn.files import SmallCNNError, csv_text, write_text
+from smallcnn.files import SmallCNNError, check_writable, csv_text, write_text
+from smallcnn.runs import resolve, run_training, save_figure, write_run_report
 
 
 def l1_logistic_regression():
@@ -140,13 +141,11 @@ def cnn_row(metrics, run_dir):
             "params": metrics["params"], "note": str(run_dir)}
 
 
-def ensure_default_run(data_dir, log):
+def ensure_default_run(data_dir, log) -> None:
     """Train the default Part 1 recipe into DEFAULT_RUN when no run is given and none is there yet."""
-    from smallcnn.runs import run_config, run_training, write_run_report
-
     if not (DEFAULT_RUN / "metrics.json").exists():
         log(f"no CNN run given and none in {DEFAULT_RUN}: training the default Part 1 recipe there first")
-        write_run_report(run_training(run_config("fashion-mnist"), DEFAULT_RUN, data_dir=data_dir, log=log))
+        write_run_report(run_training(*resolve("fashion-mnist"), DEFAULT_RUN, data_dir=data_dir, log=log))
 
 
 def comparison_csv(ranked):
@@ -187,12 +186,12 @@ def comparison_markdown(ranked, table, mode, runs):
 
 def run_compare(dataset_name, run_dirs=(), quick=False, out=None, data_dir=None, log=print, whole_split=False):
     """Measure the baselines, rank them with Table 3 and the CNN run(s), write md/csv/json/png to `out`."""
-    from smallcnn.runs import save_figure
-
     if datastore.canonical_name(dataset_name) != "fashion-mnist":
         raise SmallCNNError("Table 3 of the Fashion-MNIST paper covers fashion-mnist only")
     if quick and whole_split:
         raise SmallCNNError("--quick and --whole-split contradict each other: choose one")
+    mode = mode_name(quick, whole_split)
+    out = check_writable(out or f"runs/compare-fashion-mnist{'' if mode == 'full' else '-' + mode}")  # before any work
     if not run_dirs:
         ensure_default_run(data_dir, log)
         run_dirs = [DEFAULT_RUN]
@@ -202,7 +201,6 @@ def run_compare(dataset_name, run_dirs=(), quick=False, out=None, data_dir=None,
     train_idx, _ = random_split(len(data.train_labels), config["val_fraction"], config["seed"])
     train_x, test_x = pixel_features(data.train_images[train_idx], data.test_images)
     train_y, test_y = data.train_labels[train_idx].numpy(), data.test_labels.numpy()
-    mode = mode_name(quick, whole_split)
     measured = []
     for name in (QUICK_BASELINES if quick else BASELINES):
         row = measure_baseline(name, BASELINES[name](config["seed"]), train_x, train_y, test_x, test_y,
@@ -212,7 +210,6 @@ def run_compare(dataset_name, run_dirs=(), quick=False, out=None, data_dir=None,
     table = load_published()["fashion_mnist_table3"]
     cnns = [cnn_row(m, d) for d, m, _ in runs]
     ranked = rank(table3_rows({r["classifier"]: r["fashion_mnist"] for r in table["rows"]}) + measured + cnns)
-    out = Path(out or f"runs/compare-fashion-mnist{'' if mode == 'full' else '-' + mode}")
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "comparison.md", comparison_markdown(ranked, table, mode, [(d, m, c) for (d, m, _), c in
                                                                                 zip(runs, cnns)]))

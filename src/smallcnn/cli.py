@@ -14,8 +14,11 @@ from smallcnn import datastore, distributed
 from smallcnn.core.models import VARIANTS, build_model, count_parameters
 from smallcnn.core.train import MIN_EPOCHS
 from smallcnn.datastore import canonical_name, dataset_shape
-from smallcnn.files import SmallCNNError
-from smallcnn.runs import AUGMENTATIONS, RunConfig, check_config, run_config, run_training
+from smallcnn.files import SmallCNNError, check_writable
+from smallcnn.runs import AUGMENTATIONS, resolve, resolve_saved, run_training, write_run_report
+from smallcnn.studyrun import run_study_command
+
+DEVICE_HELP = "auto (torch's accelerator when present: CUDA or Apple MPS; else the CPU), cpu, cuda, cuda:N or mps"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,7 +48,7 @@ def add_data_commands(sub) -> None:
     fetch.set_defaults(handler=fetch_data)
 
 
-def show_data(args) -> int:
+def show_data(args: argparse.Namespace) -> int:
     """Report every dataset; a found one is fully loaded, so a broken file ends the command with exit 2."""
     first_error = None
     for name, spec in datastore.DATASETS.items():
@@ -70,7 +73,7 @@ def show_data(args) -> int:
     return 0
 
 
-def fetch_data(args) -> int:
+def fetch_data(args: argparse.Namespace) -> int:
     source = datastore.fetch(args.name, args.data_dir, args.base_url)
     print(f"{source.location}: {source.identity}")
     return 0
@@ -84,7 +87,7 @@ def add_model_command(sub) -> None:
     p.set_defaults(handler=show_model)
 
 
-def show_model(args) -> int:
+def show_model(args: argparse.Namespace) -> int:
     channels, side, classes = dataset_shape(args.dataset)
     model = build_model(args.variant, channels, side, classes)
     print(f"{args.variant} model for {canonical_name(args.dataset)}: input {channels}x{side}x{side}, "
@@ -106,24 +109,24 @@ def add_train_command(sub) -> None:
     p.add_argument("--resume", metavar="DIR", help="continue the interrupted run in DIR")
     p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
     p.add_argument("--data-dir", help="directory holding the dataset (used as given, never replaced)")
-    defaults = RunConfig()
-    p.add_argument("--variant", default=defaults.variant, metavar="NAME", help=f"one of: {', '.join(VARIANTS)}")
+    # Every recipe setting defaults to None, "not given": the dataset's recipe (core RECIPES) then decides.
+    p.add_argument("--variant", metavar="NAME", help=f"one of: {', '.join(VARIANTS)} (default spec)")
     p.add_argument("--epochs", type=int, help=f"default {MIN_EPOCHS}; fewer only with a warning")
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--lr", type=float, help=f"peak learning rate (default per dataset; "
-                                                       f"{defaults.lr} for fashion-mnist)")
-    p.add_argument("--momentum", type=float, default=defaults.momentum)
-    p.add_argument("--no-nesterov", dest="nesterov", action="store_false")
-    p.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
-    p.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing)
+    p.add_argument("--batch-size", type=int, help="default per dataset (see core/train.py RECIPES)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default per dataset)")
+    p.add_argument("--momentum", type=float)
+    p.add_argument("--no-nesterov", dest="nesterov", action="store_false", default=None)
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--label-smoothing", type=float)
     p.add_argument("--augment", metavar="NAME", help=f"one of: {', '.join(AUGMENTATIONS)} (default per dataset)")
-    p.add_argument("--val-fraction", type=float, default=defaults.val_fraction)
-    p.add_argument("--seed", type=int, default=defaults.seed)
-    p.add_argument("--subset", type=int, default=0, help="train on this many images only (quick checks)")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N "
-                                                    "(under torchrun: each process its own cuda:LOCAL_RANK)")
-    p.add_argument("--amp", action="store_true", help="bfloat16 autocast around the forward pass (CUDA only)")
-    p.add_argument("--deterministic", action="store_true",
+    p.add_argument("--val-fraction", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--subset", type=int, help="train on this many images only (quick checks)")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP + " (under torchrun: each process its own "
+                                                                  "cuda:LOCAL_RANK)")
+    p.add_argument("--amp", action="store_true", default=None,
+                   help="bfloat16 autocast around the forward pass (CUDA only)")
+    p.add_argument("--deterministic", action="store_true", default=None,
                    help="deterministic CUDA kernels, so that a CUDA run repeats and resumes bit for bit (slower)")
     add_unofficial_flag(p)
     p.set_defaults(handler=train_command)
@@ -135,29 +138,29 @@ def add_unofficial_flag(p) -> None:
                         "yourself: unpickling can run code); every result is then marked NOT official")
 
 
-def train_config_from_args(args) -> RunConfig:
-    overrides = {name: getattr(args, name) for name in (
-        "variant", "epochs", "batch_size", "lr", "momentum", "nesterov", "weight_decay",
-        "label_smoothing", "augment", "val_fraction", "seed", "subset", "device", "amp", "deterministic")
-        if getattr(args, name) is not None}
-    return check_config(run_config(canonical_name(args.dataset), **overrides))
+TRAIN_SETTINGS = ("variant", "epochs", "batch_size", "lr", "momentum", "nesterov", "weight_decay", "label_smoothing",
+                  "augment", "val_fraction", "seed", "subset", "device", "amp", "deterministic")
 
 
-def train_command(args) -> int:
-    from smallcnn.runs import write_run_report
+def warn_few_epochs(epochs: int) -> None:
+    if epochs < MIN_EPOCHS and distributed.rank() == 0:
+        print(f"warning: {epochs} epochs is below the assignment's minimum of {MIN_EPOCHS}", file=sys.stderr)
 
+
+def train_command(args: argparse.Namespace) -> int:
     if args.resume:
-        config, out = None, args.resume
+        distributed.join()  # rank 0 reads the run's config.json and shares it
+        out = args.resume
+        config, device = resolve_saved(out)
     elif not args.dataset:
         raise SmallCNNError("name a dataset (fashion-mnist, cifar10, cifar100) or pass --resume DIR")
     else:
-        config = train_config_from_args(args)
-        if config.epochs < MIN_EPOCHS and distributed.rank() == 0:
-            print(f"warning: {config.epochs} epochs is below the assignment's minimum of {MIN_EPOCHS}",
-                  file=sys.stderr)
+        config, device = resolve(canonical_name(args.dataset), {name: getattr(args, name) for name in TRAIN_SETTINGS})
+        warn_few_epochs(config.epochs)
         out = args.out or f"runs/{config.dataset}-{config.variant}"
-    result = run_training(config, out, data_dir=args.data_dir, overwrite=args.overwrite, resume=bool(args.resume),
-                          allow_unofficial=args.allow_unofficial_data)
+    # run_training checks the run folder (writable, not another run's) before it loads any data.
+    result = run_training(config, device, out, data_dir=args.data_dir, overwrite=args.overwrite,
+                          resume=bool(args.resume), allow_unofficial=args.allow_unofficial_data)
     if distributed.rank() == 0:  # under torchrun, rank 0 alone writes files and prints
         print(f"report: {write_run_report(result)}")
     return 0
@@ -179,7 +182,7 @@ def add_compare_command(sub) -> None:
     p.set_defaults(handler=compare_command)
 
 
-def compare_command(args) -> int:
+def compare_command(args: argparse.Namespace) -> int:
     from smallcnn.baselines import run_compare  # scikit-learn loads only for this command
 
     start = time.perf_counter()
@@ -199,26 +202,24 @@ def add_study_command(sub) -> None:
     p.add_argument("--out", default="runs/study", help="output directory (default runs/study)")
     p.add_argument("--data-dir", help="directory holding the dataset (used as given, never replaced)")
     p.add_argument("--epochs", type=int, help=f"epochs per entry (default {MIN_EPOCHS})")
-    p.add_argument("--subset", type=int, default=0, help="train on this many images only (quick checks)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
+    p.add_argument("--subset", type=int, help="train on this many images only (quick checks)")
+    p.add_argument("--seed", type=int, help="default per dataset (see core/train.py RECIPES)")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--jobs", type=int, default=1,
                    help="train this many entries at a time in worker processes, sharing the threads (default 1)")
     add_unofficial_flag(p)
     p.set_defaults(handler=study_command)
 
 
-def study_command(args) -> int:
-    from smallcnn.studyrun import run_study_command  # matplotlib and the study only load when asked for
-
+def study_command(args: argparse.Namespace) -> int:
     names = [n.strip() for n in args.variants.split(",") if n.strip()] if args.variants is not None else None
     if names == []:
         raise SmallCNNError("--variants names no study entry; leave it out to study them all")
-    if args.epochs is not None and args.epochs < MIN_EPOCHS:
-        print(f"warning: {args.epochs} epochs is below the assignment's minimum of {MIN_EPOCHS}", file=sys.stderr)
-    rows, chosen = run_study_command(args.out, canonical_name(args.dataset), names, args.budget_minutes, args.epochs,
-                                     args.data_dir, args.subset, args.seed, args.device, args.allow_unofficial_data,
-                                     args.jobs)
+    base, device = resolve(canonical_name(args.dataset), {"epochs": args.epochs, "subset": args.subset,
+                                                          "seed": args.seed, "device": args.device})
+    warn_few_epochs(base.epochs)
+    rows, chosen = run_study_command(args.out, base, device, names, args.budget_minutes, args.data_dir,
+                                     args.allow_unofficial_data, args.jobs)
     skipped = [r["entry"] for r in rows if r["status"] != "ran"]
     print(f"chosen on validation: {chosen}; table: {args.out}/study.md"
           + (f"; skipped (over budget): {', '.join(skipped)}" if skipped else ""))
@@ -236,18 +237,20 @@ def add_notebook_command(sub) -> None:
     p.add_argument("--allow-incomplete", action="store_true",
                    help="exit 0 even if Part 2 could not run (no official CIFAR-100 here and no network)")
     p.add_argument("--html", action="store_true", help="also write FILE with .html (needs nbconvert)")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.set_defaults(handler=notebook_command)
 
 
-def notebook_command(args) -> int:
+def notebook_command(args: argparse.Namespace) -> int:
     from smallcnn.notebook import make_notebook  # nbformat/nbclient load only for this command
     from smallcnn.notebookcheck import check_file
 
-    if args.check and (args.quick or args.data_dir or args.allow_incomplete or args.html):
-        raise SmallCNNError("--quick, --data-dir, --allow-incomplete and --html apply to building (--out), "
+    if args.check and (args.quick or args.data_dir or args.allow_incomplete or args.html or args.device != "auto"):
+        raise SmallCNNError("--quick, --data-dir, --allow-incomplete, --html and --device apply to building (--out), "
                             "not to --check")
     if args.out:
-        print(make_notebook(args.out, quick=args.quick, data_dir=args.data_dir,
+        check_writable(args.out, directory=False)  # before the notebook is built and run
+        print(make_notebook(args.out, quick=args.quick, data_dir=args.data_dir, device=args.device,
                             allow_incomplete=args.allow_incomplete, html=args.html))
         print(f"notebook: {args.out}")
         return 0
@@ -260,7 +263,7 @@ def notebook_command(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     together = False  # under torchrun: did every process end here alike? (see distributed.leave)

@@ -66,7 +66,7 @@ ALIASES = {
 }
 
 
-def canonical_name(name) -> str:
+def canonical_name(name: str) -> str:
     key = str(name).strip().lower()
     key = ALIASES.get(key, key)
     if key not in DATASETS:
@@ -74,7 +74,7 @@ def canonical_name(name) -> str:
     return key
 
 
-def dataset_shape(name) -> tuple[int, int, int]:
+def dataset_shape(name: str) -> tuple[int, int, int]:
     """(channels, side, classes): what a model for this dataset takes in and predicts."""
     spec = DATASETS[canonical_name(name)]
     channels, side, _ = spec["image_shape"]
@@ -170,7 +170,7 @@ def _required_paths(name: str, folder: Path) -> dict[str, Path]:
     return {f: folder / f if os.path.lexists(folder / f) or not gz else folder / f"{f}.gz" for f in FASHION_FILES}
 
 
-def file_status(name, directory) -> dict[str, str]:
+def file_status(name: str, directory: Path) -> dict[str, str]:
     """Per required file in `directory`: "official", "checksum differs" or "missing" (unreadable: differs)."""
     name = canonical_name(name)
     spec, status = DATASETS[name], {}
@@ -226,7 +226,7 @@ def _find_folder(name: str, data_dir) -> Path | None:
     return None
 
 
-def find_source(name, data_dir=None, allow_unofficial=False) -> Source | None:
+def find_source(name: str, data_dir=None, allow_unofficial: bool = False) -> Source | None:
     """The dataset ready for torchvision, or None. No network.
 
     Looked for in `data_dir` alone if given; else in $SMALLCNN_DATA, the user cache, then system copies
@@ -407,7 +407,8 @@ def load_source(source: Source) -> Dataset:
                    source.location, source.official)
 
 
-def load_dataset(name, data_dir=None, download=False, base_url=None, allow_unofficial=False) -> Dataset:
+def load_dataset(name: str, data_dir=None, download: bool = False, base_url: str | None = None,
+                 allow_unofficial: bool = False) -> Dataset:
     """Find (or, with `download`, fetch) a dataset and load both splits; a `DataError` for anything expected."""
     name = canonical_name(name)
     source = find_source(name, data_dir, allow_unofficial)
@@ -485,7 +486,7 @@ def _install(name: str, tmp: Path, root: Path) -> Path:
     return target
 
 
-def fetch(name, data_dir=None, base_url=None) -> Source:
+def fetch(name: str, data_dir=None, base_url: str | None = None) -> Source:
     """torchvision's download into `data_dir` (default $SMALLCNN_DATA or the cache), verified; a no-op
     when an official copy is already found. Downloads go to a temporary folder beside the destination
     and move into place only once verified, so a failure leaves nothing behind."""

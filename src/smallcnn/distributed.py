@@ -10,30 +10,32 @@ plain state dicts, BatchNorm synchronised over the processes, bf16 autocast, and
 """
 
 import os
+from collections.abc import Callable
 
 import torch
 from torch import distributed, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from smallcnn.core import train
+from smallcnn.files import SmallCNNError
 
 
-def rank():
+def rank() -> int:
     """This process's place among all processes of the run (0 without torchrun)."""
     return int(os.environ.get("RANK", 0))
 
 
-def world_size():
+def world_size() -> int:
     """How many processes train together (1 without torchrun)."""
     return int(os.environ.get("WORLD_SIZE", 1))
 
 
-def local_rank():
+def local_rank() -> int:
     """This process's place on its machine: under torchrun it trains on cuda:LOCAL_RANK."""
     return int(os.environ.get("LOCAL_RANK", 0))
 
 
-def join():
+def join() -> tuple[int, int]:
     """Join torchrun's process group (a no-op for one process); returns (rank, world size)."""
     if world_size() > 1 and not distributed.is_initialized():
         if torch.cuda.is_available() and local_rank() < torch.cuda.device_count():
@@ -43,7 +45,7 @@ def join():
     return rank(), world_size()
 
 
-def leave(together=True):
+def leave(together: bool = True) -> None:
     """Leave the process group. together: every process got here alike (finished, or met the same error),
     so they wait for each other first: no process ends (and has torchrun stop the rest) before rank 0 has
     written its files and printed its last line."""
@@ -57,7 +59,7 @@ def leave(together=True):
     distributed.destroy_process_group()
 
 
-def own(error):
+def own(error: Exception) -> Exception:
     """Mark an error that this process may meet alone: every process prints its own (see cli.main).
 
     The others (bad settings, a non-finite loss, Ctrl-C, rank 0's shared findings) every process raises
@@ -67,14 +69,14 @@ def own(error):
     return error
 
 
-def apart(error):
+def apart(error: Exception) -> Exception:
     """Mark an error that every process meets, but each at its own point (Ctrl-C): they leave without
     waiting for each other, since one may still be inside a collective operation."""
     error.together = False
     return error
 
 
-def command(arguments):
+def command(arguments: str) -> str:
     """The command that runs `smallcnn ARGUMENTS` as this run runs: with torchrun when it has several processes."""
     if world_size() == 1:
         return f"smallcnn {arguments}"
@@ -83,14 +85,12 @@ def command(arguments):
     return f"the same torchrun command on every machine, with `-m smallcnn {arguments}`"
 
 
-def from_main(function):
+def from_main[T](function: Callable[[], T]) -> T:
     """function() run by rank 0 alone, its result, or its one-line error, shared with every process.
 
     Rank 0 owns the run folder (other machines need not even see it): it checks the folder, reads
     config.json and the checkpoint, and the other processes receive what it found.
     """
-    from smallcnn.files import SmallCNNError
-
     result = error = None
     if rank() == 0:
         try:
@@ -174,7 +174,7 @@ class CPUSyncBatchNorm(nn.BatchNorm2d):
         return module
 
 
-def wrap(model, device):
+def wrap(model: nn.Module, device: torch.device) -> nn.Module:
     """The model as every process trains it: BatchNorm synchronised over the processes, inside DDP.
 
     One process: the model itself. DDP broadcasts rank 0's weights once, then averages the gradients
@@ -202,12 +202,12 @@ def sharded_step(model, images, labels, criterion, optimizer):
     return totals
 
 
-def plain(model):
+def plain(model: nn.Module) -> nn.Module:
     """The model inside a DDP wrapper (or the model itself): for evaluation by one process alone."""
     return model.module if isinstance(model, DistributedDataParallel) else model
 
 
-def use_amp(model):
+def use_amp(model: nn.Module) -> nn.Module:
     """Run the model's forward pass under bf16 autocast on CUDA (--amp); the logits come back in float32.
 
     The weights, the optimizer and the loss stay in float32: only the convolutions and the matrix

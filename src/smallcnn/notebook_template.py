@@ -104,7 +104,7 @@ print(describe_recipe(config1, len(splits1.train_y)))
 
 # %%
 #CODE HERE
-# core: augment, train_step, train_epoch, evaluate, TrainState, fit, print_epoch
+# core: augment, train_step, train_epoch, evaluate, TrainState, fit, format_epoch, print_epoch
 state1 = fit(model1, splits1, criterion1, optimizer1, scheduler1, config1, on_epoch_end=print_epoch)
 print(f"trained {config1.epochs} epochs in {sum(row['seconds'] for row in state1.history):.0f} s")
 
@@ -136,7 +136,7 @@ summarise_curves(state1.history)
 
 # %%
 #CODE HERE
-# core: confusion_matrix, plot_confusion, print_mistakes
+# core: confusion_matrix, class_rates, plot_confusion, print_mistakes
 test_loss1, test_accuracy1, predictions1 = evaluate(model1, splits1.test_x, splits1.test_y, criterion1)
 matrix1 = confusion_matrix(splits1.test_y, predictions1, len(classes1))
 plot_confusion(matrix1, classes1)

@@ -16,6 +16,7 @@ import signal
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -27,11 +28,11 @@ from smallcnn.core.data import make_splits
 from smallcnn.core.plots import plot_study
 from smallcnn.core.study import STUDY, chosen_entry, compare_with_spec, run_study, study_entry
 from smallcnn.core.train import evaluate
-from smallcnn.files import SmallCNNError, csv_text, write_json, write_text
-from smallcnn.runs import check_config, pick_device, run_config, save_figure
+from smallcnn.files import SmallCNNError, check_writable, csv_text, write_json, write_text
+from smallcnn.runs import RunConfig, save_figure
 
 
-def select_entries(names=None):
+def select_entries(names: list[str] | None = None) -> list[str]:
     """The named entries in study order (all of them when names is empty); unknown names are an error."""
     if not names:
         return list(STUDY)
@@ -41,14 +42,14 @@ def select_entries(names=None):
     return [name for name in STUDY if name in names]
 
 
-def study_title(data):
+def study_title(data) -> str:
     title = datastore.DATASETS[data.name]["title"]
     if data.official:
         return f"Architecture study on {title} (official files, checksums verified)"
     return f"Architecture study on NOT the official {title} (generated test data / checksums differ)"
 
 
-def test_once(rows, trained, splits):
+def test_once(rows: list[dict], trained: dict, splits) -> str | None:
     """Test accuracy of the chosen entry and of the spec-adapted model: one evaluation each, after choosing."""
     chosen = chosen_entry(rows)
     for row in rows:
@@ -59,27 +60,27 @@ def test_once(rows, trained, splits):
     return chosen
 
 
-def format_cell(value, kind):
+def format_cell(value, kind: str) -> str:
     if value is None:
         return "-"
     return {"pct": f"{value:.2%}", "pts": f"{value:+.2f}", "s": f"{value:.0f}", "int": f"{value:,}"}[kind]
 
 
-def plural(n, word, words=None):
+def plural(n: int, word: str, words: str | None = None) -> str:
     return f"{n} {word if n == 1 else words or word + 's'}"
 
 
-def log_row(row, log):
+def log_row(row: dict, log) -> None:
     """One line per finished (or skipped) entry."""
     log(f"{row['entry']:<16} {row['status']:<8} validation {format_cell(row['val_accuracy'], 'pct')}")
 
 
-def study_markdown(rows, data, chosen, parallel):
+def study_markdown(rows: list[dict], data, chosen: str | None, settings: dict) -> str:
     lines = [f"# {study_title(data)}", "", f"Data: {data.identity} ({data.location}).", "",
              "Entries are ranked on the validation split; the test set is evaluated once, for the chosen entry "
              f"({chosen or 'none ran'}) and for the spec-adapted model.", "",
-             f"Each entry trained on {plural(parallel['threads_per_entry'], 'thread')}, "
-             f"{plural(parallel['jobs'], 'entry', 'entries')} at a time; "
+             f"Each entry trained on {plural(settings['threads_per_entry'], 'thread')}, "
+             f"{plural(settings['jobs'], 'entry', 'entries')} at a time; "
              "another thread count rounds differently, and so can change the results.", "",
              "| entry | change | validation accuracy | vs spec (points) | test accuracy | parameters | epochs | "
              "seconds | status |", "|---|---|---|---|---|---|---|---|---|"]
@@ -93,28 +94,29 @@ def study_markdown(rows, data, chosen, parallel):
     return "\n".join(lines)
 
 
-def write_study_outputs(out, rows, data, chosen, parallel):
-    """study.md, study.csv, study.json and study.png; `parallel` holds the jobs and threads per entry."""
-    write_text(out / "study.md", study_markdown(rows, data, chosen, parallel))
+def write_study_outputs(out: Path, rows: list[dict], data, chosen: str | None, settings: dict) -> None:
+    """study.md, study.csv, study.json and study.png; `settings` holds the base recipe, the device, the jobs and
+    the threads per entry."""
+    write_text(out / "study.md", study_markdown(rows, data, chosen, settings))
     write_text(out / "study.csv", csv_text([{**row, "dataset_identity": data.identity} for row in rows],
                                            [*rows[0], "dataset_identity"]))
     write_json(out / "study.json", {"title": study_title(data), "dataset_identity": data.identity,
-                                    "official": data.official, "chosen": chosen, **parallel, "rows": rows})
+                                    "official": data.official, "chosen": chosen, **settings, "rows": rows})
     save_figure(plot_study(rows, study_title(data)), out / "study.png")
 
 
-def load_splits(base, data_dir, allow_unofficial):
-    """(dataset, splits, model shape) for the study's configuration."""
+def load_splits(base: RunConfig, device: torch.device, data_dir, allow_unofficial: bool) -> tuple:
+    """(dataset, splits on the device, model shape) for the study's configuration."""
     data = datastore.load_dataset(base.dataset, data_dir, allow_unofficial=allow_unofficial)
     splits = make_splits(data.train_images, data.train_labels, data.test_images, data.test_labels,
-                         base.val_fraction, base.seed, base.subset, pick_device(base.device))
+                         base.val_fraction, base.seed, base.subset, device)
     return data, splits, (data.train_images.shape[1], data.train_images.shape[2], len(data.classes))
 
 
 _worker = {}  # what a worker process keeps between entries: its split, model shape, configuration, deadline
 
 
-def start_worker(splits, shape, base, threads, budget_seconds):
+def start_worker(splits, shape: tuple, base: RunConfig, threads: int, budget_seconds: float) -> None:
     """Runs once in each worker process: its share of the threads; the split arrives in shared memory.
 
     Its budget clock starts now, once it is ready, as the sequential study's starts after loading the data.
@@ -123,7 +125,7 @@ def start_worker(splits, shape, base, threads, budget_seconds):
     _worker.update(splits=splits, shape=shape, base=base, deadline=time.monotonic() + budget_seconds)
 
 
-def train_in_worker(name):
+def train_in_worker(name: str) -> tuple[dict, bytes | None]:
     """One entry in a worker: its row, and its trained (model, TrainState) as bytes (None when skipped)."""
     trained = {}
     row = study_entry(name, _worker["splits"], _worker["base"], _worker["shape"],
@@ -136,7 +138,7 @@ def train_in_worker(name):
     return row, buffer.getvalue()
 
 
-def submit_entries(executor, names):
+def submit_entries(executor: ProcessPoolExecutor, names: list[str]):
     """Submit every entry, which starts the workers. They start with SIGINT ignored, which a started
     interpreter keeps: Ctrl-C is the parent's alone (it stops them), even while one is still starting up."""
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -146,19 +148,20 @@ def submit_entries(executor, names):
         signal.signal(signal.SIGINT, previous)
 
 
-def interrupt(signum, frame):
+def interrupt(signum: int, frame) -> None:
     """SIGTERM handled as Ctrl-C is: the `finally` around the workers stops them before the parent ends."""
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def stop_workers(executor):
+def stop_workers(executor: ProcessPoolExecutor) -> None:
     """Stop whatever workers remain at once (Python 3.14 names this executor.terminate_workers())."""
     for process in list((executor._processes or {}).values()):
         process.terminate()
     executor.shutdown(cancel_futures=True)
 
 
-def run_study_in_parallel(names, splits, base, shape, budget_seconds, jobs, threads, log):
+def run_study_in_parallel(names: list[str], splits, base: RunConfig, shape: tuple, budget_seconds: float, jobs: int,
+                          threads: int, log) -> tuple[list[dict], dict]:
     """The study's entries on `jobs` worker processes in study order; returns (rows, {name: (model, state)}).
 
     Each worker skips an entry whose estimated cost would overrun its budget, as the sequential study does.
@@ -187,23 +190,27 @@ def run_study_in_parallel(names, splits, base, shape, budget_seconds, jobs, thre
     return compare_with_spec(rows), trained
 
 
-def run_study_command(out_dir, dataset="cifar100", names=None, budget_minutes=20.0, epochs=None, data_dir=None,
-                      subset=0, seed=0, device="auto", allow_unofficial=False, jobs=1, log=print):
-    """Load the data, run the study within the budget, test the chosen entry and spec once, write the files."""
+def run_study_command(out_dir, base: RunConfig, device: torch.device, names: list[str] | None = None,
+                      budget_minutes: float = 20.0, data_dir=None, allow_unofficial: bool = False, jobs: int = 1,
+                      log=print) -> tuple[list[dict], str | None]:
+    """Load the data, run the study within the budget, test the chosen entry and spec once, write the files.
+
+    base and device come from runs.resolve: the dataset's recipe with the command line's settings.
+    """
     if jobs < 1:
         raise SmallCNNError(f"--jobs must be at least 1 (got {jobs})")
-    base = check_config(run_config(dataset, seed=seed, subset=subset, device=device,
-                                   **({"epochs": epochs} if epochs else {})))
     if distributed.world_size() > 1:
         raise SmallCNNError("the study runs in one process, not under torchrun; use --jobs N for several entries "
                             "at a time")
     names = select_entries(names)
     names = names if "spec" in names else ["spec", *names]  # every delta is measured against spec
-    data, splits, shape = load_splits(base, data_dir, allow_unofficial)
+    out = check_writable(out_dir)  # before any data is loaded or anything trained
+    data, splits, shape = load_splits(base, device, data_dir, allow_unofficial)
     jobs = min(jobs, len(names))  # a worker without an entry would only hold threads and memory
     available = torch.get_num_threads()  # the threads torch was given (OMP_NUM_THREADS), shared by the jobs
     threads = max(1, available // jobs)
-    log(f"study on {data.identity}; budget {budget_minutes:g} minutes; {jobs} at a time, {plural(threads, 'thread')} "
+    log(f"study on {data.identity} on {device}; budget {budget_minutes:g} minutes; {jobs} at a time, "
+        f"{plural(threads, 'thread')} "
         "each" + (f" (more entries at a time than threads: they share {plural(available, 'thread')})"
                   if jobs > available else ""))
     if jobs == 1:
@@ -213,7 +220,7 @@ def run_study_command(out_dir, dataset="cifar100", names=None, budget_minutes=20
     else:
         rows, trained = run_study_in_parallel(names, splits, base, shape, budget_minutes * 60, jobs, threads, log)
     chosen = test_once(rows, trained, splits)
-    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_study_outputs(out, rows, data, chosen, {"jobs": jobs, "threads_per_entry": threads})
+    write_study_outputs(out, rows, data, chosen, {"config": asdict(base), "device": str(device), "jobs": jobs,
+                                                  "threads_per_entry": threads})
     return rows, chosen

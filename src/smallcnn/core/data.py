@@ -18,7 +18,7 @@ DATASET_CLASSES = {
 }
 
 
-def load_split(dataset_class, root, train, download=False):
+def load_split(dataset_class: type, root, train: bool, download: bool = False) -> tuple:
     """One split of a torchvision dataset as (uint8 images N x C x H x W, int64 labels, class names)."""
     dataset = dataset_class(root, train=train, download=download)
     images = torch.as_tensor(dataset.data)
@@ -27,7 +27,7 @@ def load_split(dataset_class, root, train, download=False):
     return images.contiguous(), torch.as_tensor(dataset.targets, dtype=torch.long), list(dataset.classes)
 
 
-def random_split(n, val_fraction, seed):
+def random_split(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(training indices, validation indices): a seeded random permutation of 0..n-1, cut in two."""
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     n_val = round(n * val_fraction)

@@ -6,7 +6,6 @@ Every function returns a matplotlib Figure and reads its numbers from the result
 import math
 
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
 
 
@@ -46,10 +45,15 @@ def confusion_matrix(labels, predictions, num_classes):
     return torch.bincount(pairs, minlength=num_classes ** 2).reshape(num_classes, num_classes)
 
 
+def class_rates(matrix):
+    """The confusion matrix with each row divided by its total: what each true class is predicted as."""
+    return matrix.float() / matrix.sum(dim=1, keepdim=True).clamp(min=1)
+
+
 def print_mistakes(matrix, classes, count=3):
     """Print the accuracy on each class, worst first, then the `count` most frequent mistakes; returns
     ({class: accuracy}, [[true class, predicted class, fraction of the true class], ...])."""
-    rates = matrix.float() / matrix.sum(dim=1, keepdim=True).clamp(min=1)  # each row: fractions of a true class
+    rates = class_rates(matrix)
     for name, value in sorted(zip(classes, rates.diagonal().tolist()), key=lambda item: item[1]):
         print(f"{name:<14} {value:.2%}")
     largest = torch.topk((rates - torch.diag(rates.diagonal())).flatten(), count)  # right answers left out
@@ -62,8 +66,7 @@ def print_mistakes(matrix, classes, count=3):
 
 def plot_confusion(matrix, classes):
     """The confusion matrix with each row divided by its total: the fraction of each true class."""
-    rates = np.asarray(matrix, dtype=float)
-    rates = rates / rates.sum(axis=1, keepdims=True).clip(min=1)
+    rates = class_rates(matrix.cpu())
     fig, ax = plt.subplots(figsize=(7, 6))
     image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     fig.colorbar(image, ax=ax, label="fraction of the true class")

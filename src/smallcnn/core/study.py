@@ -14,7 +14,7 @@ from dataclasses import replace
 import torch
 
 from smallcnn.core.models import build_model, count_parameters
-from smallcnn.core.train import fit, make_training, train_step
+from smallcnn.core.train import TrainConfig, fit, make_training, train_step
 
 # name: (model variant, recipe changes, what differs from the spec-adapted model), in the order the budget
 # goes to them: the combined candidate first, then the single changes, the slowest last.
@@ -40,8 +40,8 @@ ALWAYS = ("wide-bn",)
 
 def wait_for(device):
     """Wait until a GPU has finished its queued work: it runs kernels asynchronously, after the call returns."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    if device.type != "cpu":  # torch.accelerator covers every GPU kind alike (CUDA, Apple's MPS)
+        torch.accelerator.synchronize(device)
 
 
 def estimate_seconds(model, splits, config, steps=3):
@@ -50,6 +50,7 @@ def estimate_seconds(model, splits, config, steps=3):
     model = copy.deepcopy(model)  # the timed steps must not change the model that is trained
     criterion, optimizer, _ = make_training(model, config, config.batch_size)
     images, labels = splits.train_x[:config.batch_size], splits.train_y[:config.batch_size]
+    criterion, optimizer, _ = make_training(model, config, len(labels))  # one batch: one step per epoch
     train_step(model.train(), images, labels, criterion, optimizer)
     wait_for(images.device)
     start = time.perf_counter()
@@ -60,7 +61,8 @@ def estimate_seconds(model, splits, config, steps=3):
     return config.epochs * per_image * (len(splits.train_y) + len(splits.val_y) / 3)
 
 
-def run_study(names, splits, base, shape, budget_seconds, trained=None):
+def run_study(names: list[str], splits, base: TrainConfig, shape: tuple[int, int, int], budget_seconds: float,
+              trained: dict | None = None) -> tuple[list[dict], dict]:
     """Train every entry that fits the remaining budget; returns (table rows, {name: (model, state)}).
 
     Entries already in `trained` (such as the spec-adapted model trained before) are not trained again;
@@ -74,7 +76,8 @@ def run_study(names, splits, base, shape, budget_seconds, trained=None):
     return compare_with_spec(rows), trained
 
 
-def study_entry(name, splits, base, shape, seconds_left, trained):
+def study_entry(name: str, splits, base: TrainConfig, shape: tuple[int, int, int], seconds_left: float,
+                trained: dict) -> dict:
     """One entry's table row; trains it into `trained` unless it is there or would not fit in seconds_left."""
     variant, changes, change = STUDY[name]
     config = replace(base, **changes)
@@ -91,7 +94,7 @@ def study_entry(name, splits, base, shape, seconds_left, trained):
     return {**row, "val_accuracy": history[-1]["val_accuracy"], "seconds": sum(row["seconds"] for row in history)}
 
 
-def compare_with_spec(rows):
+def compare_with_spec(rows: list[dict]) -> list[dict]:
     """Adds each row's change in validation accuracy against the spec-adapted model, in points."""
     spec = next((r["val_accuracy"] for r in rows if r["entry"] == "spec"), None)
     for row in rows:
@@ -99,7 +102,7 @@ def compare_with_spec(rows):
     return rows
 
 
-def chosen_entry(rows):
+def chosen_entry(rows: list[dict]) -> str | None:
     """The entry with the highest validation accuracy: the one the study recommends (None if none ran)."""
     ran = [r for r in rows if r["val_accuracy"] is not None]
     return max(ran, key=lambda r: r["val_accuracy"])["entry"] if ran else None
