@@ -354,8 +354,10 @@ def full_run_lines(runs):
              f"{first['threads']} torch threads",
              "  " + ", ".join(f"{name} {v}" for name, v in versions().items())]
     lines += [f"  seed {run['seed']}: {run['seconds']:.1f} s wall ({run['train_seconds']:.1f} s training), "
-              f"test accuracy {run['test_accuracy']:.2%} (best epoch {run['best_epoch']})" for run in runs]
-    lines += [f"  test accuracy {pm(acc, acc_sd, '.2f')} % (mean ± sd over seeds); "
+              f"test accuracy {run['test_accuracy']:.2%} (last epoch; validation {run['val_accuracy']:.2%})"
+              for run in runs]
+    lines += [f"  test accuracy {pm(acc, acc_sd, '.2f')} % (mean ± sd over seeds), lowest "
+              f"{min(100 * run['test_accuracy'] for run in runs):.2f} %; "
               f"wall time {pm(wall, wall_sd, '.1f')} s; training time {pm(train, train_sd, '.1f')} s"]
     return lines
 

@@ -125,6 +125,11 @@ def test_loss_trend_reads_the_last_epochs_of_both_curves(curves, verdict):
     assert answers.loss_trend(curves)["verdict"] == verdict
 
 
+def test_loss_trend_of_a_single_epoch_claims_no_trend():
+    trend = answers.loss_trend(DIVERGING[:1])
+    assert trend["verdict"] == "too short" and trend["epochs"] == 0
+
+
 def test_loss_trend_sees_a_widening_gap_and_a_constant_one():
     assert answers.loss_trend(FLAT_VAL)["widening"]
     parallel = losses(falling(0.8, 0.20), falling(0.9, 0.30))  # both fall by the same amount: the gap stays

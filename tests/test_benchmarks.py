@@ -279,12 +279,13 @@ def test_gpu_line_says_why_it_was_skipped_and_its_code_runs_on_any_device(worklo
 
 
 def test_full_run_lines_give_mean_and_sd_over_seeds_with_machine_and_versions():
-    runs = [{"seed": s, "seconds": secs, "train_seconds": secs - 5, "test_accuracy": acc, "best_epoch": 15,
+    runs = [{"seed": s, "seconds": secs, "train_seconds": secs - 5, "test_accuracy": acc, "val_accuracy": 0.9,
              "epochs": 15, "device": "cpu", "threads": 2}
             for s, secs, acc in ((0, 40.0, 0.90), (1, 50.0, 0.91), (2, 60.0, 0.92))]
     text = "\n".join(bench.full_run_lines(runs))
     assert "3 seeds (0, 1, 2)" in text
     assert "test accuracy 91.00 ± 1.00 %" in text and "wall time 50.0 ± 10.0 s" in text
+    assert "lowest 90.00 %" in text
     assert "training time 45.0 ± 10.0 s" in text
     assert "cores" in text and "2 torch threads" in text
     for library in ("python", "torch", "torchvision", "numpy"):

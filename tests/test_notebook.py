@@ -23,7 +23,7 @@ def needs_fashion():
 
 @pytest.fixture(scope="module")
 def built():
-    return notebook.build_notebook(quick=True, fashion_root="/nowhere", cifar_root="/nowhere")
+    return notebook.build_notebook(quick=True)
 
 
 def code_cells(nb):
@@ -111,7 +111,7 @@ def test_check_flags_tooling_imports_size_and_missing_comments(built):
 def test_check_flags_a_function_without_docstring(built):
     nb = copy.deepcopy(built)
     nb.cells.append(new_code_cell("#CODE HERE\ndef helper(x):\n    return x\n"))
-    assert "cell 55: function helper() has no docstring" in notebookcheck.check_code(nb)
+    assert f"cell {len(nb.cells)}: function helper() has no docstring" in notebookcheck.check_code(nb)
 
 
 def test_check_flags_out_of_order_execution_and_errors(built):
@@ -122,6 +122,57 @@ def test_check_flags_out_of_order_execution_and_errors(built):
     cells[2].outputs = [nbformat.v4.new_output("error", ename="ValueError", evalue="boom", traceback=[])]
     problems = " ".join(notebookcheck.check_code(nb))
     assert "execution count 1 after 2" in problems and "ValueError: boom" in problems
+
+
+def test_check_refuses_a_path_of_the_building_machine(built):
+    assert notebookcheck.machine_paths(built) == []
+    for place in ("/root/.cache/smallcnn/prepared", "/home/ann/data", "~/.cache", "C:\\Users\\ann"):
+        nb = copy.deepcopy(built)
+        nb.cells[3].source += f"\nDATA_DIR = {place!r}"
+        assert notebookcheck.machine_paths(nb) == [
+            f"cell 4: {notebookcheck.MACHINE_PATH.search(place).group(0)!r} names a place on one machine; "
+            "the notebook must run anywhere"]
+    nb = copy.deepcopy(built)
+    nb.cells[3].outputs = [nbformat.v4.new_output("stream", name="stderr", text="warning in /usr/lib/python3/x.py")]
+    assert len(notebookcheck.machine_paths(nb)) == 1
+
+
+# --- the template -----------------------------------------------------------------------------------------
+
+def test_the_template_is_the_notebook_cell_for_cell():
+    kinds = [kind for kind, _, _ in notebook.template_cells(notebook.TEMPLATE.read_text())]
+    assert kinds == [c.cell_type for c in notebook.build_notebook().cells]
+
+
+def test_settings_read_as_a_students_run_anywhere_cell():
+    settings = notebook.build_notebook().cells[3].source
+    assert 'DATA_DIR = "data"' in settings and notebook.AUTO_DEVICE in settings
+    assert "download=True" in "".join(c.source for c in notebook.build_notebook().cells)
+
+
+def test_quick_and_device_edits_each_find_their_text():
+    quick = notebook.template_text(quick=True)
+    for new in notebook.QUICK_EDITS.values():
+        assert new in quick
+    assert "QUICK" not in "".join(c.source for c in notebook.build_notebook().cells if c.cell_type == "code")
+    assert "DEVICE = torch.device('mps')" in notebook.template_text(device="mps")
+
+
+def test_a_recipe_value_reaches_the_notebook(monkeypatch):
+    """The notebook's cells copy RECIPES from the package: a changed per-dataset value is what the notebook runs."""
+    from smallcnn.core import train
+    monkeypatch.setitem(train.RECIPES, "fashion-mnist", {"momentum": 0.77})
+    real = notebook.core_definitions
+
+    def patched():
+        found = real()
+        found["RECIPES"] = found["RECIPES"].replace('"fashion-mnist": {', '"fashion-mnist": {"momentum": 0.77, ')
+        return found
+    monkeypatch.setattr(notebook, "core_definitions", patched)
+    namespace = {}
+    source = next(c.source for c in notebook.build_notebook().cells if "RECIPES = {" in c.source)
+    exec("from dataclasses import dataclass, field, replace\n" + source.split("config1 =")[0], namespace)
+    assert namespace["default_config"]("fashion-mnist").momentum == 0.77
 
 
 def test_count_sentences_ignores_tables_and_abbreviations():
@@ -174,22 +225,23 @@ def test_full_build_without_cifar_is_written_but_fails_unless_allowed(tmp_path, 
     """No CIFAR-100 and no network: the notebook is still written, and the build says why and exits 2."""
     needs_fashion()
     monkeypatch.setattr(notebook, "find_data", lambda data_dir, quick: (
-        notebook.datastore.find_source("fashion-mnist").root, tmp_path, "the official CIFAR-100 is not available"))
-    monkeypatch.setattr(notebook, "QUICK", {"subset": 500, "epochs": 1})
+        notebook.datastore.find_source("fashion-mnist"), None, "the official CIFAR-100 is not available"))
     calls = []
-    monkeypatch.setattr(notebook, "execute", lambda nb, cwd, run_part2: calls.append(run_part2) or fake_results())
+    monkeypatch.setattr(notebook, "execute", lambda nb, cwd, run_part2: calls.append((run_part2, cwd)) or fake_results())
     out = tmp_path / "full.ipynb"
     assert main(["notebook", "--out", str(out)]) == 2
-    assert out.exists() and calls == [False]
+    assert out.exists() and calls == [(False, tmp_path)]
+    assert (tmp_path / "data" / "FashionMNIST" / "raw").is_dir()  # the data folder the notebook reads
 
 
 def fake_results():
     config = {"epochs": 2, "batch_size": 128, "lr": 0.1, "momentum": 0.9, "augment": "none"}
     history = [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.1 / e, "train_accuracy": 0.5 + e / 100,
                 "val_accuracy": 0.5 + e / 110, "lr": 0.1, "seconds": 1.0, "images_per_second": 1.0} for e in (1, 2)]
-    return {"part1": {"config": config, "epochs": 2, "params": 2741, "history": history, "best_epoch": 2, "best_val_accuracy": 0.52,
-                      "test_accuracy": 0.5, "num_classes": 10, "train_images": 54000,
-                      "per_class": {"Shirt": 0.3, "Coat": 0.4, "Bag": 0.9},
+    return {"part1": {"config": config, "epochs": 2, "params": 2741, "history": history, "kept_epoch": 2,
+                      "kept_val_accuracy": 0.52, "policy": "the last epoch", "test_accuracy": 0.5, "num_classes": 10,
+                      "train_images": 54000, "val_images": 6000, "per_class": {"Shirt": 0.3, "Coat": 0.4, "Bag": 0.9},
+                      "confusions": [["Shirt", "Coat", 0.2]],
                       "ranked": [{"name": "SVC", "source": "published", "accuracy": 0.897, "rank": 1},
                                  {"name": "my CNN", "source": "this CNN", "accuracy": 0.5, "rank": 2}]}}
 
@@ -207,11 +259,10 @@ class UncheckedCIFAR100(torchvision.datasets.CIFAR100):
 @pytest.mark.slow
 def test_part2_runs_end_to_end_on_generated_cifar100(tmp_path, monkeypatch):
     needs_fashion()
-    write_cifar100(tmp_path / "cifar", n_train=2000, n_test=500)
-    monkeypatch.setattr(notebook, "STUDY_MINUTES", {"quick": 0.5, "full": 0.5})
+    write_cifar100(tmp_path / "data", n_train=2000, n_test=500)
+    notebook.show_data(tmp_path / "data", [notebook.datastore.find_source("fashion-mnist")])
     monkeypatch.setattr(notebookcheck, "MAX_CODE_LINES", notebookcheck.MAX_CODE_LINES + len(UNCHECKED.splitlines()) - 1)
-    fashion_root = notebook.datastore.find_source("fashion-mnist").root
-    nb = notebook.build_notebook(quick=True, fashion_root=fashion_root, cifar_root=tmp_path / "cifar")
+    nb = notebook.build_notebook(quick=True)
     part2 = notebook.part2_cells(nb).start
     for cell in nb.cells[part2:]:
         cell.source = cell.source.replace("torchvision.datasets.CIFAR100", "UncheckedCIFAR100")
@@ -221,9 +272,11 @@ def test_part2_runs_end_to_end_on_generated_cifar100(tmp_path, monkeypatch):
     problems, summary = notebookcheck.check_notebook(nb)
     nbformat.write(nb, tmp_path / "part2.ipynb")
     assert problems == [] and "parts executed: 1, 2" in summary, problems
-    answers = {c.metadata["smallcnn"]["answer"]: c.source for c in nb.cells if "answer" in c.metadata.get("smallcnn", {})}
+    answers = {c.metadata["smallcnn"]["answer"]: c.source
+               for c in nb.cells if "answer" in c.metadata.get("smallcnn", {})}
     assert "CIFAR-100" in answers["7a"] and "Not written" not in answers["7a"]
     assert results["part2"]["chosen"] in answers["7b"]
-    assert "validation accuracy" in answers["7c"] or "No single-change entry" in answers["7c"]
+    assert "validation accuracy" in answers["7c"]
+    assert {row["entry"]: row["status"] for row in results["part2"]["study"]}["wide-bn"] == "ran"  # always trained
     study = results["part2"]["study"]
     assert study[0]["entry"] == "spec" and study[0]["val_delta_points"] == 0.0

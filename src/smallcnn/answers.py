@@ -65,7 +65,7 @@ def loss_trend(history, window=5):
     (validation loss rising), "starting to overfit" (validation flat while training falls), "still improving"
     (both falling: not converged, still underfitting), "converged" (both flat) or "unstable" (training loss rising).
     """
-    k = max(1, min(window, len(history) - 1))
+    k = min(window, len(history) - 1)  # 0 for a single epoch: no trend to read
     start, end = history[-1 - k], history[-1]
 
     def direction(key):
@@ -74,7 +74,7 @@ def loss_trend(history, window=5):
 
     train, val = direction("train_loss"), direction("val_loss")
     gap_growth = (end["val_loss"] - end["train_loss"]) - (start["val_loss"] - start["train_loss"])
-    verdict = ("unstable" if train == "rising" else "overfitting" if val == "rising"
+    verdict = ("too short" if k == 0 else "unstable" if train == "rising" else "overfitting" if val == "rising"
                else "starting to overfit" if train == "falling" and val == "flat"
                else "still improving" if train == "falling" else "converged")
     return {"epochs": k, "train": train, "val": val, "widening": gap_growth > FLAT * start["val_loss"],
@@ -87,6 +87,7 @@ TREND = {  # each verdict as a clause about the last epochs
     "still improving": "both losses were still falling",
     "converged": "both losses had levelled off",
     "unstable": "the training loss rose",
+    "too short": "a single epoch shows no trend",
 }
 MEANING = {
     "overfitting": "the network had begun to overfit",
@@ -94,6 +95,7 @@ MEANING = {
     "still improving": "the network had not converged and was still underfitting",
     "converged": "the network had converged at the level it can reach",
     "unstable": "the optimisation was unstable, which points to too high a learning rate",
+    "too short": "I cannot tell whether the network over- or underfits",
 }
 
 
@@ -196,8 +198,8 @@ def answer_8a(part1):
 
 
 NEXT_STEP = {
-    "overfitting": "The first thing I would try is stronger regularisation: {augment}, weight decay, and keeping "
-                   "the weights of the epoch with the lowest validation loss.",
+    "overfitting": "The first thing I would try is stronger regularisation: {augment}, more weight decay, or a "
+                   "shorter schedule that ends before the validation loss turns up.",
     "starting to overfit": "More epochs alone would therefore mostly widen the gap, so I would add regularisation "
                            "first: {augment} and weight decay.",
     "still improving": "The first thing I would try is simply a longer schedule, since neither curve had flattened "
@@ -205,6 +207,7 @@ NEXT_STEP = {
     "converged": "More epochs would not help, so the next step is more capacity, such as more filters per layer, "
                  "which the assignment's fixed architecture rules out but a follow-up could test.",
     "unstable": "The first thing I would try is a lower learning rate before changing anything else.",
+    "too short": "The first thing I would do is train for the full schedule, since one epoch says little.",
 }
 
 

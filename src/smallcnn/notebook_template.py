@@ -229,8 +229,6 @@ print(describe_recipe(config2, len(splits2.train_y)))
 # %%
 #CODE HERE
 print(f"{len(splits2.train_y):,} training / {len(splits2.val_y):,} validation / {len(splits2.test_y):,} test images")
-counts2 = torch.bincount(splits2.val_y).tolist()  # a random split leaves about 50 validation images per class
-print(f"validation images per class: from {min(counts2)} to {max(counts2)}")
 
 # %% [markdown]
 # ## 4. Training for at least 15 epochs

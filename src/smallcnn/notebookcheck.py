@@ -3,7 +3,8 @@
 Any notebook can be checked, not only one this package built: the AI-use disclaimer first; the
 assignment's structure (Part 1 items 1-8 with 8(a) and 8(b), Part 2 items 1-7 with 7(a)-(c), each question
 answered in an "#EXPLAIN HERE" markdown cell); code cells that start with "#CODE HERE", ran once in order
-without errors, import only the allowed libraries, contain no tooling, give every function a docstring,
+without errors, import only the allowed libraries, contain no tooling and no path of the machine that
+built them, give every function a docstring,
 stay within MAX_CODE_LINES with enough comments; and, for every part that ran, the spec model printed in
 the assignment's order, a loss plot, a printed test accuracy, and answers of 3-8 sentences whose
 percentages appear in the outputs or among the cited published figures.
@@ -43,6 +44,8 @@ TOOLING_WORDS = ("checkpoint", "resume", "atomic", "argparse", "tempfile", "umas
 SENTENCE_END = re.compile(r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bcf\.)(?<!\bvs\.)(?<!\bal\.)(?<=[.!?])\s+", re.IGNORECASE)
 PERCENT = re.compile(r"\d+\.\d+%")
 LAYER_ORDER = re.compile(r"\b(Conv2d|ReLU|MaxPool2d|Linear)\(")
+# A path or name of the machine that built the notebook: absolute folders, a home folder, a Windows drive.
+MACHINE_PATH = re.compile(r"(?<![\w.:/])(?:/(?:home|root|usr|tmp|var|opt|Users|mnt|work|srv|etc)/|~/|[A-Za-z]:\\)")
 
 
 def count_sentences(text):
@@ -241,9 +244,19 @@ def check_results(nb, tagged):
     return problems
 
 
+def machine_paths(nb):
+    """Every cell that names a place on the machine that built it (in its source or its outputs)."""
+    found = []
+    for index, cell in enumerate(nb.cells):
+        text = cell.source + (output_text(cell) if cell.cell_type == "code" else "")
+        found += [f"cell {index + 1}: {m.group(0)!r} names a place on one machine; the notebook must run anywhere"
+                  for m in MACHINE_PATH.finditer(text)]
+    return found
+
+
 def check_notebook(nb):
     """(problems, summary): an empty problem list means the notebook passes every rule above."""
-    problems = []
+    problems = machine_paths(nb)
     if not nb.cells or nb.cells[0].cell_type != "markdown" or not re.search(r"\bAI\b", nb.cells[0].source):
         problems.append("cell 1: the first cell must be the markdown AI-use disclaimer")
     tagged = outline(nb)

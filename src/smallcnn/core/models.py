@@ -23,8 +23,7 @@ class SmallCNN(nn.Module):
             nn.Conv2d(10, 5, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),            # Conv_5
             nn.Conv2d(5, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),            # Conv_16
             nn.Flatten())
-        # Padding 1 keeps the side through each convolution and each pooling halves it (rounding down):
-        # 28 -> 14 -> 7 -> 3 for Fashion-MNIST, 32 -> 16 -> 8 -> 4 for CIFAR-100.
+        # Padding 1 keeps the side through each convolution, each pooling halves it: 28 -> 14 -> 7 -> 3.
         side = image_size // 2 // 2 // 2
         self.classifier = nn.Linear(16 * side * side, num_classes)  # FC: one logit per class
 

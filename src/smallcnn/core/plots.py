@@ -66,7 +66,7 @@ def print_mistakes(matrix, classes, count=3):
 
 def plot_confusion(matrix, classes):
     """The confusion matrix with each row divided by its total: the fraction of each true class."""
-    rates = class_rates(matrix.cpu())
+    rates = class_rates(torch.as_tensor(matrix).cpu())
     fig, ax = plt.subplots(figsize=(7, 6))
     image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     fig.colorbar(image, ax=ax, label="fraction of the true class")
@@ -88,7 +88,7 @@ def summarise_curves(history):
 
 def plot_comparison(rows, title, shown_points=10):
     """Bars of test accuracy, best at the top, each labelled with its value; the axis zooms in on the rows
-    within shown_points of the best, so that close results can be told apart, and names the others beneath."""
+    within shown_points of the best, so that close results can be told apart, and names the others."""
     colours = {"published": "#9bb7d4", "measured here": "#f0a04b", "this CNN": "#c0392b"}
     best = max(100 * r["accuracy"] for r in rows)
     shown = [r for r in rows if 100 * r["accuracy"] >= best - shown_points]
@@ -99,12 +99,10 @@ def plot_comparison(rows, title, shown_points=10):
     bars = ax.barh(names, values, color=[colours[r["source"]] for r in shown])
     ax.bar_label(bars, labels=[f"{v:.2f}%" for v in values], padding=3, fontsize=8)
     ax.set_xlim(math.floor(min(values)) - 1, math.ceil(best) + 1)
-    ax.set(xlabel="test accuracy (%)", title=title)
+    below = "; below the axis: " + ", ".join(f"{r['name']} {100 * r['accuracy']:.2f}%" for r in hidden)
+    ax.set(xlabel="test accuracy (%)" + (below if hidden else ""), title=title)
     ax.invert_yaxis()  # the best at the top
-    if hidden:
-        fig.text(0.01, 0.01, "Not shown (below the axis): " + ", ".join(
-            f"{r['name']} {100 * r['accuracy']:.2f}%" for r in hidden), fontsize=7, wrap=True)
-    fig.tight_layout(rect=(0, 0.05 if hidden else 0, 1, 1))
+    fig.tight_layout()
     return fig
 
 

@@ -61,8 +61,7 @@ def estimate_seconds(model, splits, config, steps=3):
     return config.epochs * per_image * (len(splits.train_y) + len(splits.val_y) / 3)
 
 
-def run_study(names: list[str], splits, base: TrainConfig, shape: tuple[int, int, int], budget_seconds: float,
-              trained: dict | None = None) -> tuple[list[dict], dict]:
+def run_study(names: list[str], splits, base: TrainConfig, shape: tuple, budget_seconds: float, trained=None):
     """Train every entry that fits the remaining budget; returns (table rows, {name: (model, state)}).
 
     Entries already in `trained` (such as the spec-adapted model trained before) are not trained again;
@@ -76,8 +75,7 @@ def run_study(names: list[str], splits, base: TrainConfig, shape: tuple[int, int
     return compare_with_spec(rows), trained
 
 
-def study_entry(name: str, splits, base: TrainConfig, shape: tuple[int, int, int], seconds_left: float,
-                trained: dict) -> dict:
+def study_entry(name: str, splits, base: TrainConfig, shape: tuple, seconds_left: float, trained: dict) -> dict:
     """One entry's table row; trains it into `trained` unless it is there or would not fit in seconds_left."""
     variant, changes, change = STUDY[name]
     config = replace(base, **changes)
