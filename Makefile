@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 NOTEBOOK_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: setup data run test test-fast test-slow notebook bench compare study clean
+.PHONY: setup data run lint test test-fast test-slow notebook bench compare study clean
 
 setup: $(INSTALLED) data
 
@@ -29,10 +29,13 @@ run: setup
 notebook: setup
 	$(BIN)/smallcnn notebook --out notebook/smallcnn.ipynb $(NOTEBOOK_ARGS)
 
-test: setup
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+
+test: setup lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: setup
+test-fast: setup lint
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 test-slow: setup

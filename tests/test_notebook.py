@@ -2,7 +2,13 @@
 
 import ast
 import copy
+import json
+import os
 import re
+import shlex
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -221,13 +227,39 @@ def test_check_rejects_a_number_that_is_not_in_the_outputs(quick_notebook):
     assert not any("89.70%" in p for p in problems)  # Table 3's SVC: a cited figure
 
 
+@pytest.mark.slow
+def test_the_notebook_alone_runs_part_1_elsewhere(quick_notebook, tmp_path):
+    """The .ipynb copied alone to an empty folder with data/ in torchvision's layout, run by a kernel that cannot
+    import smallcnn, with its own HOME and (where this machine allows a private mount namespace) tmpfs over the
+    offline copies the builder used: Part 1 runs through and prints its test accuracy."""
+    folder = tmp_path / "elsewhere"
+    shutil.copytree(notebook.datastore.find_source("fashion-mnist").files_dir, folder / "data" / "FashionMNIST" / "raw")
+    shutil.copy(quick_notebook, folder / "hw4.ipynb")
+    assert sorted(p.name for p in folder.iterdir()) == ["data", "hw4.ipynb"]
+    command = [sys.executable, str(Path(__file__).with_name("elsewhere.py")), str(folder / "hw4.ipynb")]
+    hidden = [p for p in (Path("/usr/share/datasets"), notebook.datastore.default_cache_dir()) if p.is_dir()]
+    mounts = "".join(f"mount -t tmpfs none {shlex.quote(str(p))} && " for p in hidden)
+    private = ["unshare", "-m", "--propagation", "private", "sh", "-c", mounts + shlex.join(command)]
+    if shutil.which("unshare") and subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode == 0:
+        command = private
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1200,
+                          env={**os.environ, "PYTHONPATH": "", "HOME": str(tmp_path / "home")})
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["error"] is None, result["error"]
+    assert "smallcnn importable: False" in result["outputs"]
+    assert re.search(r"Test accuracy: \d+\.\d+%", result["outputs"])
+    assert "training on cpu" in result["outputs"]
+
+
 def test_full_build_without_cifar_is_written_but_fails_unless_allowed(tmp_path, monkeypatch):
     """No CIFAR-100 and no network: the notebook is still written, and the build says why and exits 2."""
     needs_fashion()
     monkeypatch.setattr(notebook, "find_data", lambda data_dir, quick: (
         notebook.datastore.find_source("fashion-mnist"), None, "the official CIFAR-100 is not available"))
     calls = []
-    monkeypatch.setattr(notebook, "execute", lambda nb, cwd, run_part2: calls.append((run_part2, cwd)) or fake_results())
+    monkeypatch.setattr(notebook, "execute",
+                        lambda nb, cwd, run_part2: calls.append((run_part2, cwd)) or fake_results())
     out = tmp_path / "full.ipynb"
     assert main(["notebook", "--out", str(out)]) == 2
     assert out.exists() and calls == [(False, tmp_path)]

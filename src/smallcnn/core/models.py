@@ -9,8 +9,6 @@ documented few), so nothing that changes the function is ever applied to the spe
 import torch
 from torch import nn
 
-SPEC_WIDTHS = (10, 5, 16)  # the output channels of Conv_10, Conv_5 and Conv_16
-
 
 class SmallCNN(nn.Module):
     """The assignment's network, left to right: three blocks of Conv 3x3 -> ReLU -> MaxPool 2, then Linear.
@@ -37,7 +35,7 @@ class StudyCNN(nn.Module):
     BatchNorm after each, dropout before the Linear layer, or each final feature map averaged to one number.
     """
 
-    def __init__(self, in_channels=1, image_size=28, num_classes=10, widths=SPEC_WIDTHS, batchnorm=False,
+    def __init__(self, in_channels=1, image_size=28, num_classes=10, widths=(10, 5, 16), batchnorm=False,
                  dropout=0.0, global_pool=False):
         super().__init__()
         layers, channels, side = [], in_channels, image_size
