@@ -14,7 +14,7 @@ def show_examples(images, labels, classes, per_class=8, max_classes=10):
     fig, axes = plt.subplots(min(len(classes), max_classes), per_class, figsize=(per_class * 0.9, max_classes))
     for c, row in enumerate(axes):
         for ax, i in zip(row, torch.nonzero(labels == c).flatten()[:per_class]):
-            image = images[i].permute(1, 2, 0).squeeze()  # (C,H,W) -> (H,W,C); grey images lose C
+            image = images[i].permute(1, 2, 0).squeeze().numpy()  # (C,H,W) -> (H,W,C); grey images lose C
             ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
         row[0].set_ylabel(classes[c], rotation=0, ha="right", va="center", fontsize=8)
     plt.setp(axes, xticks=[], yticks=[])
@@ -66,7 +66,7 @@ def print_mistakes(matrix, classes, count=3):
 
 def plot_confusion(matrix, classes):
     """The confusion matrix with each row divided by its total: the fraction of each true class."""
-    rates = class_rates(torch.as_tensor(matrix).cpu())
+    rates = class_rates(torch.as_tensor(matrix).cpu()).numpy()
     fig, ax = plt.subplots(figsize=(7, 6))
     image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     fig.colorbar(image, ax=ax, label="fraction of the true class")
