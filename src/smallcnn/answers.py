@@ -34,6 +34,11 @@ SMALL = ("zero one two three four five six seven eight nine ten eleven twelve th
 TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
 
 
+def last_epochs(n):
+    """'the last epoch' or 'the last five epochs'."""
+    return "the last epoch" if n == 1 else f"the last {words(n)} epochs"
+
+
 def words(n):
     """A count as a student writes it: in words below a hundred, in digits from there on."""
     if n < 20:
@@ -102,7 +107,7 @@ MEANING = {
 def trend_sentence(trend, dataset):
     start, end = trend["start"], trend["end"]
     widening = " and the gap between them widened" if trend["widening"] and trend["verdict"] != "overfitting" else ""
-    return (f"Over the last {words(trend['epochs'])} epochs on {dataset} my training loss went from "
+    return (f"Over {last_epochs(trend['epochs'])} on {dataset} my training loss went from "
             f"{start['train_loss']:.4f} to {end['train_loss']:.4f} and the validation loss from "
             f"{start['val_loss']:.4f} to {end['val_loss']:.4f}: {TREND[trend['verdict']]}{widening}, "
             f"so {MEANING[trend['verdict']]}.")
@@ -269,10 +274,10 @@ def answer_7a(part1, part2):
         f"{pct(h1[-1]['val_accuracy'])} on Fashion-MNIST, and its test accuracy of {pct(part2['test_accuracy'])} "
         f"{'meets' if part2['test_accuracy'] >= REQUIRED else 'falls short of'} the {REQUIRED:.0%} the assignment "
         f"asks for.",
-        f"Over the last {words(t2['epochs'])} epochs {TREND[t2['verdict']]} on both datasets."
+        f"Over {last_epochs(t2['epochs'])} {TREND[t2['verdict']]} on both datasets."
         if t1["verdict"] == t2["verdict"] and t1["epochs"] == t2["epochs"] else
-        f"Over the last {words(t1['epochs'])} epochs on Fashion-MNIST {TREND[t1['verdict']]}, while over the last "
-        f"{words(t2['epochs'])} on CIFAR-100 {TREND[t2['verdict']]}."]
+        f"Over {last_epochs(t1['epochs'])} on Fashion-MNIST {TREND[t1['verdict']]}, while over "
+        f"{last_epochs(t2['epochs'])} on CIFAR-100 {TREND[t2['verdict']]}."]
     gap1, gap2 = final_gap(h1), final_gap(h2)
     if h2[-1]["train_accuracy"] < UNDERFIT:
         still = (", although its validation loss had stopped improving, so more epochs alone would mostly widen "
