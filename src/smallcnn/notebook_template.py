@@ -24,8 +24,8 @@
 
 # %%
 #CODE HERE
-# The libraries this notebook uses, and only these: the standard library, torch, torchvision, numpy and
-# matplotlib (plots).
+# The only libraries this notebook uses: the standard library, torch and torchvision (the networks and the
+# datasets) and matplotlib (the plots).
 # core imports
 
 # %%
@@ -37,8 +37,7 @@ DATA_DIR = "data"
 DEVICE = torch.accelerator.current_accelerator() if torch.accelerator.is_available() else torch.device("cpu")
 # Part 2's architecture study trains its optional candidates while this budget lasts (on a GPU, all of them fit).
 STUDY_MINUTES = 8
-print(f"Python {platform.python_version()}, torch {torch.__version__}, torchvision {torchvision.__version__}; "
-      f"training on {DEVICE} ({torch.get_num_threads()} CPU threads)")
+print(f"Python {platform.python_version()}, torch {torch.__version__}, {DEVICE}, {torch.get_num_threads()} CPU threads")
 
 # %% [markdown]
 # # Part 1: Fashion-MNIST

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import torch
 import torchvision
+from torch import Tensor
 
 # The torchvision dataset class of each dataset this project trains on.
 DATASET_CLASSES = {
@@ -27,15 +28,15 @@ def load_split(dataset_class: type, root, train: bool, download: bool = False) -
     return images.contiguous(), torch.as_tensor(dataset.targets, dtype=torch.long), list(dataset.classes)
 
 
-def random_split(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def random_split(n: int, val_fraction: float, seed: int) -> tuple[Tensor, Tensor]:
     """(training indices, validation indices): a seeded random permutation of 0..n-1, cut in two."""
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     n_val = round(n * val_fraction)
     return order[n_val:], order[:n_val]
 
 
-def make_splits(train_images, train_labels, test_images, test_labels, val_fraction=0.1, seed=0,
-                subset=0, device="cpu"):
+def make_splits(train_images: Tensor, train_labels: Tensor, test_images: Tensor, test_labels: Tensor,
+                val_fraction: float = 0.1, seed: int = 0, subset: int = 0, device="cpu") -> SimpleNamespace:
     """Split off a random validation set and normalise every split with the training split's statistics
     (so validation and test images stay unseen); subset > 0 keeps that many training images (quick runs).
     Returns the images (train_x, val_x, test_x) on `device`, their labels (train_y, ...), the mean and std."""
@@ -46,7 +47,7 @@ def make_splits(train_images, train_labels, test_images, test_labels, val_fracti
     mean = train.mean(dim=(0, 2, 3), keepdim=True)  # one value per colour channel
     std = train.std(dim=(0, 2, 3), keepdim=True)
 
-    def normalise(images):
+    def normalise(images: Tensor) -> Tensor:
         """Bytes to floats with mean 0 and standard deviation 1 on the training split."""
         x = (images.float() / 255 - mean) / std
         # channels_last keeps each pixel's channels together, the layout the CPU's fastest convolutions use.

@@ -6,15 +6,14 @@ Fashion-MNIST and 27,171 on CIFAR-100. Every variant changes one named thing (or
 documented few), so nothing that changes the function is ever applied to the spec model silently.
 """
 
-import torch
-from torch import nn
+from torch import Tensor, nn
 
 
 class SmallCNN(nn.Module):
     """The assignment's network, left to right: three blocks of Conv 3x3 -> ReLU -> MaxPool 2, then Linear.
     The defaults fit Fashion-MNIST; Part 2 changes only in_channels, image_size and num_classes."""
 
-    def __init__(self, in_channels=1, image_size=28, num_classes=10):
+    def __init__(self, in_channels: int = 1, image_size: int = 28, num_classes: int = 10):
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 10, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # Conv_10
@@ -25,7 +24,7 @@ class SmallCNN(nn.Module):
         side = image_size // 2 // 2 // 2
         self.classifier = nn.Linear(16 * side * side, num_classes)  # FC: one logit per class
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         """Logits (one score per class) for a batch of images."""
         return self.classifier(self.features(x))
 
@@ -35,8 +34,8 @@ class StudyCNN(nn.Module):
     BatchNorm after each, dropout before the Linear layer, or each final feature map averaged to one number.
     """
 
-    def __init__(self, in_channels=1, image_size=28, num_classes=10, widths=(10, 5, 16), batchnorm=False,
-                 dropout=0.0, global_pool=False):
+    def __init__(self, in_channels: int = 1, image_size: int = 28, num_classes: int = 10, widths: tuple = (10, 5, 16),
+                 batchnorm: bool = False, dropout: float = 0.0, global_pool: bool = False):
         super().__init__()
         layers, channels, side = [], in_channels, image_size
         for width in widths:
@@ -54,7 +53,7 @@ class StudyCNN(nn.Module):
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Linear(channels * side * side, num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: Tensor) -> Tensor:
         """Logits (one score per class) for a batch of images."""
         return self.classifier(self.features(x))
 

@@ -7,9 +7,10 @@ import math
 
 import matplotlib.pyplot as plt
 import torch
+from torch import Tensor
 
 
-def show_examples(images, labels, classes, per_class=8, max_classes=10):
+def show_examples(images: Tensor, labels: Tensor, classes: list, per_class: int = 8, max_classes=10) -> plt.Figure:
     """A grid of example images: one row per class (the first max_classes classes), per_class columns."""
     fig, axes = plt.subplots(min(len(classes), max_classes), per_class, figsize=(per_class * 0.9, max_classes))
     for c, row in enumerate(axes):
@@ -22,7 +23,7 @@ def show_examples(images, labels, classes, per_class=8, max_classes=10):
     return fig
 
 
-def plot_curves(history, title=""):
+def plot_curves(history: list[dict], title: str = "") -> plt.Figure:
     """Training and validation loss (left) and accuracy (right) after every epoch."""
     epochs = [row["epoch"] for row in history]
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.6))
@@ -39,18 +40,18 @@ def plot_curves(history, title=""):
     return fig
 
 
-def confusion_matrix(labels, predictions, num_classes):
+def confusion_matrix(labels: Tensor, predictions: Tensor, num_classes: int) -> Tensor:
     """counts[true class, predicted class], from one bincount over the pairs."""
     pairs = labels.cpu() * num_classes + predictions.cpu()
     return torch.bincount(pairs, minlength=num_classes ** 2).reshape(num_classes, num_classes)
 
 
-def class_rates(matrix):
+def class_rates(matrix: Tensor) -> Tensor:
     """The confusion matrix with each row divided by its total: what each true class is predicted as."""
     return matrix.float() / matrix.sum(dim=1, keepdim=True).clamp(min=1)
 
 
-def print_mistakes(matrix, classes, count=3):
+def print_mistakes(matrix: Tensor, classes: list, count: int = 3) -> tuple[dict, list]:
     """Print the accuracy on each class, worst first, then the `count` most frequent mistakes; returns
     ({class: accuracy}, [[true class, predicted class, fraction of the true class], ...])."""
     rates = class_rates(matrix)
@@ -64,7 +65,7 @@ def print_mistakes(matrix, classes, count=3):
     return dict(zip(classes, rates.diagonal().tolist())), pairs
 
 
-def plot_confusion(matrix, classes):
+def plot_confusion(matrix, classes: list) -> plt.Figure:
     """The confusion matrix with each row divided by its total: the fraction of each true class."""
     rates = class_rates(torch.as_tensor(matrix).cpu()).numpy()
     fig, ax = plt.subplots(figsize=(7, 6))
@@ -78,7 +79,7 @@ def plot_confusion(matrix, classes):
     return fig
 
 
-def summarise_curves(history):
+def summarise_curves(history: list[dict]) -> None:
     """Print the numbers behind the curves: the last epoch (the weights that are tested) and the best one."""
     last, best = history[-1], max(history, key=lambda row: row["val_accuracy"])
     print(f"last epoch: training loss {last['train_loss']:.4f}, validation loss {last['val_loss']:.4f}; "
@@ -86,7 +87,7 @@ def summarise_curves(history):
     print(f"best validation accuracy {best['val_accuracy']:.2%} in epoch {best['epoch']}")
 
 
-def plot_comparison(rows, title, shown_points=10):
+def plot_comparison(rows: list[dict], title: str, shown_points: float = 10) -> plt.Figure:
     """Bars of test accuracy, best at the top, each labelled with its value; the axis zooms in on the rows
     within shown_points of the best (and the CNN's), so that close results can be told apart, and names the others."""
     colours = {"published": "#9bb7d4", "measured here": "#f0a04b", "this CNN": "#c0392b"}
@@ -106,7 +107,7 @@ def plot_comparison(rows, title, shown_points=10):
     return fig
 
 
-def plot_study(rows, title):
+def plot_study(rows: list[dict], title: str) -> plt.Figure:
     """Validation accuracy of every study entry that ran, the spec-adapted model as a dashed line."""
     ran = [r for r in rows if r["val_accuracy"] is not None]
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(ran) + 1.5))

@@ -10,8 +10,10 @@ import copy
 import math
 import time
 from dataclasses import replace
+from types import SimpleNamespace
 
 import torch
+from torch import nn
 
 from smallcnn.core.models import build_model, count_parameters
 from smallcnn.core.train import TrainConfig, fit, make_training, train_step
@@ -38,13 +40,13 @@ STUDY = {
 ALWAYS = ("wide-bn",)
 
 
-def wait_for(device):
+def wait_for(device: torch.device) -> None:
     """Wait until a GPU has finished its queued work: it runs kernels asynchronously, after the call returns."""
     if device.type != "cpu":  # torch.accelerator covers every GPU kind alike (CUDA, Apple's MPS)
         torch.accelerator.synchronize(device)
 
 
-def estimate_seconds(model, splits, config, steps=3):
+def estimate_seconds(model: nn.Module, splits: SimpleNamespace, config: TrainConfig, steps: int = 3) -> float:
     """Seconds a whole run of this model should take, from a few timed training steps on a copy of it (after
     an untimed first step); evaluating costs about a third of training on as many images (no backward pass)."""
     model = copy.deepcopy(model)  # the timed steps must not change the model that is trained
@@ -61,7 +63,8 @@ def estimate_seconds(model, splits, config, steps=3):
     return config.epochs * per_image * (len(splits.train_y) + len(splits.val_y) / 3)
 
 
-def run_study(names: list[str], splits, base: TrainConfig, shape: tuple, budget_seconds: float, trained=None):
+def run_study(names: list[str], splits: SimpleNamespace, base: TrainConfig, shape: tuple, budget_seconds: float,
+              trained: dict | None = None) -> tuple[list[dict], dict]:
     """Train every entry that fits the remaining budget; returns (table rows, {name: (model, state)}).
 
     Entries already in `trained` (such as the spec-adapted model trained before) are not trained again;

@@ -9,10 +9,10 @@ after every epoch, which is where the command-line tool saves checkpoints and pr
 import math
 import time
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import torch
-import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 MIN_EPOCHS = 15  # the assignment's minimum
 
@@ -47,19 +47,19 @@ def default_config(dataset: str, **changes) -> TrainConfig:
     return TrainConfig(**{**RECIPES[dataset], **changes})
 
 
-def lr_factor(step, total):
+def lr_factor(step: int, total: int) -> float:
     """The multiple of the peak learning rate at step `step` of `total`: a linear warm-up, then a linear decay
     to zero. (Reaching the peak within a few dozen steps can kill every ReLU of the small network.)"""
     warmup = warmup_steps(total)
     return (step + 1) / warmup if step < warmup else max(0.0, (total - step) / (total - warmup + 1))
 
 
-def warmup_steps(total):
+def warmup_steps(total: int) -> int:
     """The warm-up's length: a quarter of the `total` steps, at least 300, at most three quarters."""
     return max(1, min(max(round(0.25 * total), 300), round(0.75 * total)))
 
 
-def make_training(model, config, train_size):
+def make_training(model: nn.Module, config: TrainConfig, train_size: int) -> tuple:
     """The loss, the optimizer and the learning-rate schedule of the recipe, for this model and training split."""
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
@@ -70,7 +70,7 @@ def make_training(model, config, train_size):
     return criterion, optimizer, scheduler
 
 
-def describe_recipe(config, train_size):
+def describe_recipe(config: TrainConfig, train_size: int) -> str:
     """The recipe in words, with the schedule's step counts: what the optimizer is about to do."""
     total = config.epochs * (steps := math.ceil(train_size / config.batch_size))
     return (f"SGD: momentum {config.momentum}{' (Nesterov)' if config.nesterov else ''}, weight decay "
@@ -79,11 +79,11 @@ def describe_recipe(config, train_size):
             f"down to 0 at step {total:,}, the end of epoch {config.epochs}.\nAugmentation: {config.augment}.")
 
 
-def augment(images, kind, generator):
+def augment(images: Tensor, kind: str, generator: torch.Generator) -> Tensor:
     """Random crop (reflect-pad 4, cut back to size) and/or horizontal flip, one draw per image."""
     n, _, h, w = images.shape
     if kind == "crop-flip":
-        padded = F.pad(images, (4, 4, 4, 4), mode="reflect")
+        padded = nn.functional.pad(images, (4, 4, 4, 4), mode="reflect")
         dy, dx = (torch.randint(0, 9, (n,), generator=generator).to(images.device, non_blocking=True)
                   for _ in range(2))
         # One gather for the whole batch: each image's rows and columns start at its own offset.
@@ -97,7 +97,7 @@ def augment(images, kind, generator):
     return images
 
 
-def train_step(model, images, labels, criterion, optimizer):
+def train_step(model: nn.Module, images: Tensor, labels: Tensor, criterion: nn.Module, optimizer) -> Tensor:
     """One SGD step on one batch; returns the batch's summed loss and number of right predictions."""
     logits = model(images)
     loss = criterion(logits, labels)
@@ -108,7 +108,8 @@ def train_step(model, images, labels, criterion, optimizer):
     return torch.stack([loss.detach() * len(labels), (logits.argmax(dim=1) == labels).sum()])
 
 
-def train_epoch(model, splits, criterion, optimizer, scheduler, config, generator, step=None):
+def train_epoch(model: nn.Module, splits: SimpleNamespace, criterion: nn.Module, optimizer, scheduler,
+                config: TrainConfig, generator: torch.Generator, step=None) -> tuple[float, float]:
     """One pass over the training split in a seeded random order; returns (mean loss, accuracy).
     `step` (train_step when None) trains on one batch and returns its totals."""
     model.train()
@@ -128,7 +129,7 @@ def train_epoch(model, splits, criterion, optimizer, scheduler, config, generato
 
 
 @torch.inference_mode()
-def evaluate(model, images, labels, criterion, batch_size=256):
+def evaluate(model: nn.Module, images: Tensor, labels: Tensor, criterion: nn.Module, batch_size: int = 256) -> tuple:
     """(mean loss, accuracy, predicted classes) of the model on a whole split, in batches of 256 images."""
     model.eval()
     logits = torch.cat([model(images[i:i + batch_size]) for i in range(0, len(labels), batch_size)])
@@ -143,7 +144,7 @@ class TrainState:
     history: list = field(default_factory=list)  # one dict of losses and accuracies per epoch
 
 
-def fit(model, splits, criterion, optimizer, scheduler, config, state=None, on_epoch_end=None, step=None):
+def fit(model, splits, criterion, optimizer, scheduler, config, state=None, on_epoch_end=None, step=None) -> TrainState:
     """Train until config.epochs, validating after every epoch; returns the TrainState.
 
     A given `state` continues a run after its last finished epoch; on_epoch_end(state) runs after each;
