@@ -2,8 +2,8 @@
 
 Each epoch visits the training split in a fresh seeded random order, one slice of the in-memory tensors
 per batch; after it, the validation split is evaluated. The weights after the last epoch are the model
-that is tested, once, at the end. `fit` calls `on_epoch_end`
-after every epoch, which is where the command-line tool saves checkpoints and prints progress.
+that is tested, once, at the end. `fit` calls `on_epoch_end` after every epoch: to print progress, or to
+save a checkpoint.
 """
 
 import math
