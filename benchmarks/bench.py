@@ -13,6 +13,7 @@ Benchmark-only code: it lives outside the package, and nothing in src/smallcnn i
 """
 
 import argparse
+import functools
 import dataclasses
 import math
 import statistics
@@ -446,6 +447,8 @@ def build_parser():
                    help="also profile the training step and measure each speed lever against the shipped setting")
     p.add_argument("--full-run", action="store_true",
                    help="also time the whole default Fashion-MNIST run once per seed (about a minute each)")
+    p.add_argument("--full-run-only", action="store_true",
+                   help="only the full runs (the headline test accuracy over seeds), with --threads if given")
     p.add_argument("--seeds", default=DEFAULT_SEEDS,
                    help=f"comma-separated seeds of the full runs (default {DEFAULT_SEEDS})")
     p.add_argument("--images", type=int, help="training images per measurement (default 20,000; 2,000 with --quick)")
@@ -485,6 +488,13 @@ def main(argv=None):
                 raise SmallCNNError(f"--{name} must be >= 1 (got {getattr(args, name)})")
         seeds = parse_seeds(args.seeds)
         start = time.perf_counter()
+        if args.full_run_only:
+            if args.threads:
+                torch.set_num_threads(args.threads)
+            log = functools.partial(print, file=sys.stderr, flush=True)
+            lines = [*machine_lines(), *full_run_lines(time_full_runs(seeds, args.data_dir, log))]
+            print("\n".join(lines))
+            return 0
         lines = run_bench(quick=args.quick, full_run=args.full_run, levers=args.levers, images=args.images,
                           reps=args.reps, num_threads=args.threads, seeds=seeds, data_dir=args.data_dir)
         print("\n".join(lines))
