@@ -13,8 +13,8 @@ Benchmark-only code: it lives outside the package, and nothing in src/smallcnn i
 """
 
 import argparse
-import functools
 import dataclasses
+import functools
 import math
 import statistics
 import sys
