@@ -266,3 +266,18 @@ def test_8a_reads_results_without_the_split_sizes_or_measured_rows():
     text = answers.answer_8a(results)
     assert "one seeded run, while Table 3" in text and "95.00%" not in text
     assert "| 2 | my CNN | 89.48% |" in text
+
+
+def test_7a_sends_the_reader_to_the_chosen_model_when_the_adapted_one_misses_30_percent():
+    text = answers.answer_7a(part1(), part2(test_accuracy=0.2512, chosen_test=0.4410))
+    assert "25.12% falls short of the 30%" in text and "batchnorm, clears with 44.10%" in text
+    assert "does not clear" in answers.answer_7a(part1(), part2(test_accuracy=0.2512, chosen_test=0.2801))
+    assert "meets the 30%" in answers.answer_7a(part1(), part2(test_accuracy=0.3012))
+
+
+def test_a_widening_gap_while_both_losses_fall_is_not_called_plain_underfitting():
+    widening = losses(falling(0.8, 0.20), falling(0.9, 0.40))
+    trend = answers.loss_trend(widening)
+    assert trend["verdict"] == "still improving" and trend["widening"]
+    text = answers.trend_sentence(trend, "Fashion-MNIST")
+    assert "starting to fit its training images better" in text and "underfitting" not in text

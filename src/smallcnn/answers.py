@@ -110,7 +110,15 @@ def trend_sentence(trend, dataset):
     return (f"Over {last_epochs(trend['epochs'])} on {dataset} my training loss went from "
             f"{start['train_loss']:.4f} to {end['train_loss']:.4f} and the validation loss from "
             f"{start['val_loss']:.4f} to {end['val_loss']:.4f}: {TREND[trend['verdict']]}{widening}, "
-            f"so {MEANING[trend['verdict']]}.")
+            f"so {meaning(trend)}.")
+
+
+def meaning(trend):
+    """What a trend says about fitting; a widening gap while both losses fall is the first sign of overfitting."""
+    if trend["verdict"] == "still improving" and trend["widening"]:
+        return ("the network had not converged yet, but it was starting to fit its training images better than "
+                "images it had not seen")
+    return MEANING[trend["verdict"]]
 
 
 # --- Part 1 ------------------------------------------------------------------------------------------
@@ -272,10 +280,13 @@ def answer_7a(part1, part2):
         f"On CIFAR-100 the spec-adapted network ended with {pct(h2[-1]['train_accuracy'])} training and "
         f"{pct(h2[-1]['val_accuracy'])} validation accuracy, against {pct(h1[-1]['train_accuracy'])} and "
         f"{pct(h1[-1]['val_accuracy'])} on Fashion-MNIST, and its test accuracy of {pct(part2['test_accuracy'])} "
-        f"{'meets' if part2['test_accuracy'] >= REQUIRED else 'falls short of'} the {REQUIRED:.0%} the assignment "
-        f"asks for.",
-        f"Over {last_epochs(t2['epochs'])} {TREND[t2['verdict']]} on both datasets."
-        if t1["verdict"] == t2["verdict"] and t1["epochs"] == t2["epochs"] else
+        + (f"meets the {REQUIRED:.0%} the assignment asks for." if part2["test_accuracy"] >= REQUIRED else
+           f"falls short of the {REQUIRED:.0%} the assignment asks for, which my implementation chosen on validation "
+           f"in item 6, {part2['chosen']}, "
+           + ("clears" if part2["chosen_test_accuracy"] >= REQUIRED else "does not clear either")
+           + f" with {pct(part2['chosen_test_accuracy'])}."),
+        f"On both datasets {TREND[t2['verdict']]} over the last epochs."
+        if t1["verdict"] == t2["verdict"] else
         f"Over {last_epochs(t1['epochs'])} on Fashion-MNIST {TREND[t1['verdict']]}, while over "
         f"{last_epochs(t2['epochs'])} on CIFAR-100 {TREND[t2['verdict']]}."]
     gap1, gap2 = final_gap(h1), final_gap(h2)
