@@ -35,7 +35,7 @@
 DATA_DIR = "data"
 # The fastest device torch finds: an NVIDIA GPU (CUDA), an Apple GPU (MPS), else the CPU.
 DEVICE = torch.accelerator.current_accelerator() if torch.accelerator.is_available() else torch.device("cpu")
-# Part 2's architecture study trains its optional candidates while this budget lasts (on a GPU, all of them fit).
+# Part 2's architecture study trains its optional variants while this budget lasts; the others are listed as skipped.
 STUDY_MINUTES = 8
 print(f"Python {platform.python_version()}, torch {torch.__version__}, {DEVICE}, {torch.get_num_threads()} CPU threads")
 
