@@ -66,7 +66,7 @@ for name in ("gpu", "cpu", "ddp"):
         m, wall = json.loads(metrics.read_text()), float((out / f"{name}-run.seconds").read_text())
         print(f"{name:<10}{m['device']:<10}{m.get('world_size', 1):>10}{m['threads']:>9}{wall:>8.1f}"
               f"{m['train_seconds']:>9.1f}{m['test_accuracy']:>15.2%}{m['images_per_second']:>11,.0f}")
-print("wall s: the whole command (start-up, data, 15 epochs, test, plots); train s: the epochs alone")
+print("wall s: the whole command (start-up, data, every epoch, test, plots); train s: the epochs alone")
 EOF
 
 echo "== the tests marked gpu (a deterministic CUDA run resumed after Ctrl-C is identical; --amp trains)"
