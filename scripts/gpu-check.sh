@@ -44,7 +44,7 @@ run() {  # run LIMIT_SECONDS NAME COMMAND...: one step, its output in $OUT/NAME.
     return $status
 }
 
-echo "== the Part 1 default run (15 epochs of fashion-mnist): GPU, then CPU"
+echo "== the Part 1 default run (smallcnn train fashion-mnist at its recipe): GPU, then CPU"
 run 80 gpu-run "$PY" -m smallcnn train fashion-mnist --device cuda --out "$OUT/gpu" --overwrite ${DATA[@]+"${DATA[@]}"}
 run 80 cpu-run "$PY" -m smallcnn train fashion-mnist --device cpu --out "$OUT/cpu" --overwrite ${DATA[@]+"${DATA[@]}"}
 if [ "$gpus" -ge 2 ]; then
