@@ -235,18 +235,28 @@ def test_7c_says_what_ran_and_what_was_skipped():
 
 
 def test_7c_prefers_an_architecture_change_that_went_against_expectation():
-    rows = [study_row("spec", 0.30), study_row("wide2", 0.34), study_row("dropout", 0.28)]
-    text = answers.answer_7c(part2(rows))  # dropout is expected to help, and hurt by 2 points
-    assert "The change that surprised me most was change dropout: it moved validation accuracy by -2.00 points" \
+    rows = [study_row("spec", 0.30), study_row("wide2", 0.34), study_row("dropout", 0.27)]
+    overfitting = part2(rows, curves=DIVERGING)  # training accuracy high, validation loss rising
+    text = answers.answer_7c(overfitting)  # dropout is expected to help an overfitting network, and hurt by 3 points
+    assert "The change that surprised me most was change dropout: it moved validation accuracy by -3.00 points" \
         in text and "the opposite" in text
     assert "largest single-change gain came from change wide2, at +4.00 points" in text
     assert "All three entries of my study ran" in text
 
 
+def test_7c_expects_dropout_to_hurt_a_network_that_underfits_and_reads_noise_from_the_validation_size():
+    rows = [study_row("spec", 0.30), study_row("dropout", 0.27)]
+    underfitting = part2(rows)  # training accuracy 33%: nothing for dropout to cure
+    text = answers.answer_7c(underfitting)
+    assert "the opposite" not in text and "dropout only makes fitting harder" in text
+    assert answers.noise_points(underfitting) == 1.8  # two standard errors of a difference at 30% on 5,000 images
+    assert answers.noise_points({**underfitting, "val_images": 1_000_000}) == answers.NOISE_POINTS
+
+
 def test_7c_reads_no_recipe_change_and_no_noise_as_a_surprise():
     rows = [study_row("spec", 0.30), study_row("no-augment", 0.40), study_row("wide2", 0.305)]
     text = answers.answer_7c(part2(rows))  # no-augment is not an architecture change; wide2 is within noise
-    assert "no architecture change moved validation accuracy by a full point" in text
+    assert "no single architecture change moved validation accuracy by more than 1.8 points" in text
     assert "change wide2, at +0.50 points" in text and 3 <= count_sentences(text) <= 8
 
 

@@ -73,7 +73,7 @@ VARIANTS = {
 }
 
 
-def build_model(variant: str = "spec", in_channels: int = 1, image_size: int = 28, num_classes: int = 10) -> SmallCNN:
+def build_model(variant: str = "spec", in_channels: int = 1, image_size: int = 28, num_classes: int = 10) -> nn.Module:
     """The named variant, adapted to a dataset's image shape and number of classes."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; choose from: {', '.join(VARIANTS)}")

@@ -34,7 +34,7 @@ class TrainConfig:
 
 
 # Per-dataset changes to the recipe: the CIFAR datasets add random crops and flips (colour photos of objects
-# seen from many positions), and CIFAR-100's 100 classes a lower peak rate, which trains more gently.
+# seen from many positions), and CIFAR-100 a lower peak learning rate for its ten times as many classes.
 RECIPES = {
     "fashion-mnist": {},
     "cifar100": {"augment": "crop-flip", "lr": 0.05},
