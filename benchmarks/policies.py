@@ -153,10 +153,14 @@ def report(runs, seeds, threads, command):
             cells.append(f"{100 * mean:.2f} ± {100 * (sd or 0):.2f} %")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     # The choice: the highest mean minus one standard deviation (stability counts as much as the mean).
-    chosen = max(scores, key=lambda key: scores[key][0] - scores[key][1])
+    order = ("last", "clear-lead", "best")  # the simpler policy first, so that it wins a tie
+    chosen = max(sorted(scores, key=lambda key: order.index(key[1])), key=lambda key: scores[key][0] - scores[key][1])
     mean, sd, low = scores[chosen]
-    lines += ["", f"Chosen (highest mean − sd): **{chosen[0]}, policy {chosen[1]}** "
-                  f"({100 * mean:.2f} ± {100 * sd:.2f} %, lowest {100 * low:.2f} %)."]
+    lines += ["", f"Chosen (highest mean − sd; on a tie the simpler policy, in the order {', '.join(order)}): **{chosen[0]}, policy {chosen[1]}** "
+                  f"({100 * mean:.2f} ± {100 * sd:.2f} %, lowest {100 * low:.2f} %).", "",
+              "Every run's per-epoch figures are kept in the cache file (`--cache`, default "
+              "`benchmarks/policies.jsonl`); a rerun trains only the runs it lacks. Results depend only on the seed "
+              "and the thread count, not on how many runs share the machine."]
     return "\n".join(lines) + "\n", chosen
 
 

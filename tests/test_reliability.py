@@ -277,7 +277,8 @@ def test_non_finite_loss_in_epoch_2_is_a_one_line_error_and_keeps_epoch_1(fashio
     assert main(run_args(fashion, out)) == 2
     err = capsys.readouterr().err
     assert one_line_error(err)
-    assert "\nerror: epoch 2: the training loss became nan; lower the learning rate (now 0.1)" in err
+    lr = train.TrainConfig().lr  # the recipe's, which the run uses
+    assert f"\nerror: epoch 2: the training loss became nan; lower the learning rate (now {lr})" in err
     assert f"the last good checkpoint is kept in {out}" in err
     assert len(torch.load(out / "checkpoint.pt", weights_only=False)["history"]) == 1
     assert not (out / "metrics.json").exists()

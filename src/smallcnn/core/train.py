@@ -20,9 +20,9 @@ MIN_EPOCHS = 15  # the assignment's minimum
 @dataclass
 class TrainConfig:
     """The recipe of a training run: every setting the training loop reads."""
-    epochs: int = MIN_EPOCHS
+    epochs: int = 25                # chosen on validation (at least MIN_EPOCHS, the assignment's minimum)
     batch_size: int = 128
-    lr: float = 0.1                 # the peak learning rate of the one-cycle schedule
+    lr: float = 0.05                # the peak learning rate of the one-cycle schedule, chosen on validation
     momentum: float = 0.9
     nesterov: bool = True
     weight_decay: float = 5e-4
@@ -34,11 +34,11 @@ class TrainConfig:
 
 
 # Per-dataset changes to the recipe: the CIFAR datasets add random crops and flips (colour photos of objects
-# seen from many positions), and CIFAR-100 a lower peak learning rate for its ten times as many classes.
+# seen from many positions) and keep to the minimum of epochs, since their wider variants train far slower.
 RECIPES = {
     "fashion-mnist": {},
-    "cifar100": {"augment": "crop-flip", "lr": 0.05},
-    "cifar10": {"augment": "crop-flip"},
+    "cifar100": {"augment": "crop-flip", "epochs": MIN_EPOCHS},
+    "cifar10": {"augment": "crop-flip", "epochs": MIN_EPOCHS},
 }
 
 
