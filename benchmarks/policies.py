@@ -156,7 +156,8 @@ def report(runs, seeds, threads, command):
     order = ("last", "clear-lead", "best")  # the simpler policy first, so that it wins a tie
     chosen = max(sorted(scores, key=lambda key: order.index(key[1])), key=lambda key: scores[key][0] - scores[key][1])
     mean, sd, low = scores[chosen]
-    lines += ["", f"Chosen (highest mean − sd; on a tie the simpler policy, in the order {', '.join(order)}): **{chosen[0]}, policy {chosen[1]}** "
+    lines += ["", f"Chosen (highest mean − sd; on a tie the simpler policy, in the order {', '.join(order)}): "
+                  f"**{chosen[0]}, policy {chosen[1]}** "
                   f"({100 * mean:.2f} ± {100 * sd:.2f} %, lowest {100 * low:.2f} %).", "",
               "Every run's per-epoch figures are kept in the cache file (`--cache`, default "
               "`benchmarks/policies.jsonl`); a rerun trains only the runs it lacks. Results depend only on the seed "
