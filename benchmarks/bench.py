@@ -324,7 +324,7 @@ def device_train_rates(work, device, reps):
 # --- the whole default run -------------------------------------------------------------------------
 
 def time_full_runs(seeds, data_dir=None, log=print, **changes):
-    """`smallcnn train fashion-mnist` at its defaults (15 epochs, test evaluation, report and plots), once per
+    """`smallcnn train fashion-mnist` at its defaults (its recipe, test evaluation, report and plots), once per
     seed: the wall time of the whole run and its metrics. `changes` alter the recipe (for tests only)."""
     from smallcnn.runs import resolve, run_training, write_run_report  # matplotlib loads only when asked for
 

@@ -5,8 +5,9 @@
 levers.torchrun_pass writes DATA.pt (the training images and labels, the recipe, the lever settings, the
 class count) and starts this script. Every process joins torchrun's process group and builds its model as
 `smallcnn train` does (smallcnn.distributed.join and wrap: DDP over gloo), trains one untimed warm-up pass
-on a few batches, then one pass of smallcnn.core.train.train_epoch timed between barriers; rank 0 writes
-the seconds and the pass's mean training loss (summed over the processes by train_epoch) to RESULT.json.
+on a few batches, then one pass of smallcnn.core.train.train_epoch with distributed.sharded_step (each
+process trains its share of every batch) timed between barriers; rank 0 writes the seconds and the pass's
+mean training loss (summed over the processes by sharded_step) to RESULT.json.
 """
 
 import sys
@@ -30,11 +31,11 @@ def main(data_path, result_path):
     settings, config, classes = data["settings"], TrainConfig(**data["config"]), data["classes"]
     torch.set_num_threads(settings["threads"])
     splits, images = SimpleNamespace(train_x=data["train_x"], train_y=data["train_y"]), len(data["train_y"])
-    train_epoch(*lever_pass(settings, splits, config, classes, min(images, WARM_UP_IMAGES)))
+    train_epoch(*lever_pass(settings, splits, config, classes, min(images, WARM_UP_IMAGES)), distributed.sharded_step)
     args = lever_pass(settings, splits, config, classes, images)
     dist.barrier()
     start = time.perf_counter()
-    loss, _ = train_epoch(*args)
+    loss, _ = train_epoch(*args, distributed.sharded_step)  # each process its share, as under `smallcnn train`
     dist.barrier()
     seconds = time.perf_counter() - start
     if rank == 0:

@@ -1,6 +1,6 @@
 """Which Part 1 recipe and which kept-weights policy: chosen on the VALIDATION split, over seeds and threads.
 
-The default recipe at peak lr 0.1 is chaotic: the thread count alone (which changes the order in which
+The earlier default recipe, peak lr 0.1, is chaotic: the thread count alone (which changes the order in which
 floating-point sums are rounded) moves a run's result by a point. So every candidate recipe is trained
 with every seed at 1 and at 2 torch threads, and three kept-weights policies are scored on each run:
 

@@ -1,8 +1,7 @@
-"""What every benchmark here shares: timing one call, its peak memory, a description of the machine, and
-the shipped recipe's training objects.
+"""What every benchmark here shares: timing one call, its peak memory, and a description of the machine.
 
-Imports only the standard library, torch and smallcnn's core (plus the versions of torchvision and numpy,
-read from the installed packages), so the benchmark scripts can import it without importing each other.
+Imports only the standard library and torch (plus the versions of torchvision and numpy, read from the
+installed packages), so the benchmark scripts can import it without importing each other.
 """
 
 import copy

@@ -45,8 +45,8 @@ run() {  # run LIMIT_SECONDS NAME COMMAND...: one step, its output in $OUT/NAME.
 }
 
 echo "== the Part 1 default run (smallcnn train fashion-mnist at its recipe): GPU, then CPU"
-run 80 gpu-run "$PY" -m smallcnn train fashion-mnist --device cuda --out "$OUT/gpu" --overwrite ${DATA[@]+"${DATA[@]}"}
-run 80 cpu-run "$PY" -m smallcnn train fashion-mnist --device cpu --out "$OUT/cpu" --overwrite ${DATA[@]+"${DATA[@]}"}
+run 150 gpu-run "$PY" -m smallcnn train fashion-mnist --device cuda --out "$OUT/gpu" --overwrite ${DATA[@]+"${DATA[@]}"}
+run 150 cpu-run "$PY" -m smallcnn train fashion-mnist --device cpu --out "$OUT/cpu" --overwrite ${DATA[@]+"${DATA[@]}"}
 if [ "$gpus" -ge 2 ]; then
     echo "== DDP: torchrun --standalone --nproc-per-node 2 (one process per GPU)"
     run 60 ddp-run "$PY" -m torch.distributed.run --standalone --nproc-per-node 2 -m smallcnn train fashion-mnist \

@@ -170,10 +170,12 @@ def test_8a_names_the_better_and_the_worse_classifiers_with_course_names():
 
 
 def test_8a_states_the_caveats_and_how_close_a_narrow_lead_is():
-    text = answers.answer_8a(part1(0.8967))
+    text = answers.answer_8a(part1(0.8955))
     assert "one seeded run trained on 54,000 of the 60,000 training images" in text
     assert "mean accuracy over repeated runs of the best configuration of each scikit-learn family" in text
-    assert "only 0.03 points ahead, about three test images" in text and "another seed" in text
+    assert "only 0.15 points ahead, about fifteen test images" in text and "another seed" in text
+    # Table 3 gives accuracies to a tenth of a point: 89.67% ties its 89.7% at that precision.
+    assert "I tie with an RBF-kernel SVM" in answers.answer_8a(part1(0.8967))
     assert "another seed" not in answers.answer_8a(part1(0.92))  # a two-point lead needs no such warning
 
 

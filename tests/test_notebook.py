@@ -136,7 +136,7 @@ def test_check_refuses_a_path_of_the_building_machine(built):
         nb = copy.deepcopy(built)
         nb.cells[3].source += f"\nDATA_DIR = {place!r}"
         assert notebookcheck.machine_paths(nb) == [
-            f"cell 4: {notebookcheck.MACHINE_PATH.search(place).group(0)!r} names a place on one machine; "
+            f"cell 4: {notebookcheck.MACHINE_PATH.search(repr(place)).group(0)!r} names a place on one machine; "
             "the notebook must run anywhere"]
     nb = copy.deepcopy(built)
     nb.cells[3].outputs = [nbformat.v4.new_output("stream", name="stderr", text="warning in /usr/lib/python3/x.py")]

@@ -21,7 +21,7 @@ from smallcnn.cli import main
 from smallcnn.core import train
 from smallcnn.core.data import make_splits
 from smallcnn.core.models import build_model
-from smallcnn.core.train import evaluate
+from smallcnn.core.train import TrainConfig, evaluate
 from smallcnn.runs import (
     RunConfig,
     TrainingError,
@@ -464,7 +464,7 @@ def test_a_recipe_value_reaches_the_run_with_no_command_line_default_over_it(fas
 
 def test_resolve_gives_a_checked_config_and_a_device():
     config, device = resolve("cifar10", {"epochs": 2, "lr": None, "device": "cpu"})
-    assert (config.dataset, config.epochs, config.augment, config.lr) == ("cifar10", 2, "crop-flip", 0.1)
+    assert (config.dataset, config.epochs, config.augment, config.lr) == ("cifar10", 2, "crop-flip", TrainConfig().lr)
     assert device == torch.device("cpu")
     with pytest.raises(TrainingError, match="epochs must be >= 1"):
         resolve("fashion-mnist", {"epochs": 0})

@@ -157,8 +157,7 @@ def part1_results(run_dir, metrics, others, cnn):
     with open(Path(run_dir) / "history.csv", newline="") as f:
         history = [{key: float(value) for key, value in row.items()} for row in csv.DictReader(f)]
     return {"epochs": metrics["epochs"], "params": metrics["params"], "history": history,
-            "kept_epoch": metrics["epochs"], "kept_val_accuracy": metrics["val_accuracy"],
-            "policy": "the last epoch of the annealed schedule", "test_accuracy": metrics["test_accuracy"],
+            "test_accuracy": metrics["test_accuracy"],
             "per_class": metrics["per_class_accuracy"], "ranked": rank(others + [cnn])}
 
 

@@ -111,7 +111,7 @@ def add_train_command(sub) -> None:
     p.add_argument("--data-dir", help="directory holding the dataset (used as given, never replaced)")
     # Every recipe setting defaults to None, "not given": the dataset's recipe (core RECIPES) then decides.
     p.add_argument("--variant", metavar="NAME", help=f"one of: {', '.join(VARIANTS)} (default spec)")
-    p.add_argument("--epochs", type=int, help=f"default {MIN_EPOCHS}; fewer only with a warning")
+    p.add_argument("--epochs", type=int, help=f"default: the dataset's recipe; fewer than {MIN_EPOCHS} with a warning")
     p.add_argument("--batch-size", type=int, help="default per dataset (see core/train.py RECIPES)")
     p.add_argument("--lr", type=float, help="peak learning rate (default per dataset)")
     p.add_argument("--momentum", type=float)
@@ -201,9 +201,9 @@ def add_study_command(sub) -> None:
     p.add_argument("--variants", help="comma-separated study entries (default: all)")
     p.add_argument("--out", default="runs/study", help="output directory (default runs/study)")
     p.add_argument("--data-dir", help="directory holding the dataset (used as given, never replaced)")
-    p.add_argument("--epochs", type=int, help=f"epochs per entry (default {MIN_EPOCHS})")
+    p.add_argument("--epochs", type=int, help="epochs per entry (default: the dataset's recipe)")
     p.add_argument("--subset", type=int, help="train on this many images only (quick checks)")
-    p.add_argument("--seed", type=int, help="default per dataset (see core/train.py RECIPES)")
+    p.add_argument("--seed", type=int, help="random seed (default: the recipe's, 0)")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--jobs", type=int, default=1,
                    help="train this many entries at a time in worker processes, sharing the threads (default 1)")

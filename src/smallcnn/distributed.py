@@ -109,7 +109,7 @@ def from_main[T](function: Callable[[], T]) -> T:
 class DDP(DistributedDataParallel):
     """DistributedDataParallel whose state dicts are the plain model's (no "module." prefix).
 
-    So checkpoints, best_weights and model.pt load into a plain model, and a run started in one process
+    So checkpoints and model.pt load into a plain model, and a run started in one process
     can be resumed in several (and back).
     """
 

@@ -171,18 +171,15 @@ RESULTS_CODE = """
 import dataclasses as _dataclasses, json as _json
 _part = lambda config, model, state, test_accuracy, classes, splits: {
     "config": _dataclasses.asdict(config), "epochs": config.epochs, "params": count_parameters(model),
-    "history": state.history, "kept_epoch": len(state.history),
-    "kept_val_accuracy": state.history[-1]["val_accuracy"], "policy": "the last epoch of the annealed schedule",
-    "test_accuracy": test_accuracy, "num_classes": len(classes), "train_images": len(splits.train_y),
-    "val_images": len(splits.val_y)}
+    "history": state.history, "test_accuracy": test_accuracy, "num_classes": len(classes),
+    "train_images": len(splits.train_y), "val_images": len(splits.val_y)}
 _results = {"part1": {**_part(config1, model1, state1, test_accuracy1, classes1, splits1), "per_class": per_class1,
                       "confusions": confusions1, "ranked": ranked1}}
 if "chosen_test_accuracy2" in globals():
     _chosen = next(row for row in study2 if row["entry"] == chosen2)
     _results["part2"] = {**_part(config2, model2, state2, test_accuracy2, classes2, splits2), "study": study2,
                          "chosen": chosen2, "chosen_change": _chosen["change"], "chosen_params": _chosen["params"],
-                         "chosen_test_accuracy": chosen_test_accuracy2,
-                         "chosen_history": trained2[chosen2][1].history}
+                         "chosen_test_accuracy": chosen_test_accuracy2}
 print(_json.dumps(_results))
 """
 
@@ -284,12 +281,14 @@ def find_data(data_dir, quick):
         cifar = datastore.find_source("cifar100", data_dir)
         if cifar is None and not quick:
             cifar = datastore.fetch("cifar100", data_dir)
-    except datastore.DataError as exc:
-        return fashion, None, f"the official CIFAR-100 is not available here ({exc})"
+    except datastore.DataError as exc:  # its text can name this machine's folders: for the terminal only
+        print(f"note: CIFAR-100: {exc}", file=sys.stderr)
+        return fashion, None, "the official CIFAR-100 could not be found or downloaded on the machine that built it"
     if cifar is None:
         return fashion, None, "the quick build does not download CIFAR-100"
     if not cifar.official:
-        return fashion, None, f"the CIFAR-100 files in {cifar.location} are {cifar.identity}"
+        print(f"note: CIFAR-100: the files in {cifar.location} are {cifar.identity}", file=sys.stderr)
+        return fashion, None, "the CIFAR-100 files found are not the official ones"
     return fashion, cifar, None
 
 
@@ -297,15 +296,17 @@ def show_data(folder, sources):
     """Make each dataset found offline visible in the notebook's data folder, in torchvision's layout.
 
     The notebook reads `data/` beside itself, exactly as it will on a TA's machine; here each dataset's
-    folder there is a link to the verified copy the tooling found. A folder already there is left alone.
+    folder there is a link to the verified copy the tooling found. A link to any other copy is replaced; a
+    real folder already there (the user's own data) is left alone.
     """
     for source in sources:
         name = source.files_dir.relative_to(source.root).parts[0]  # FashionMNIST or cifar-100-python
-        link = folder / name
+        link, verified = folder / name, (Path(source.root) / name).resolve()
+        if link.is_symlink() and link.resolve() != verified:
+            link.unlink()  # a link to another copy, or a dangling one from an earlier build
         if not link.exists():
             folder.mkdir(parents=True, exist_ok=True)
-            link.unlink(missing_ok=True)  # a dangling link from an earlier build
-            link.symlink_to((Path(source.root) / name).resolve(), target_is_directory=True)
+            link.symlink_to(verified, target_is_directory=True)
 
 
 def finish(nb, results, quick, seconds, part2_reason):

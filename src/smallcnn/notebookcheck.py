@@ -45,7 +45,8 @@ SENTENCE_END = re.compile(r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bcf\.)(?<!\bvs\.)(?<!
 PERCENT = re.compile(r"\d+\.\d+%")
 LAYER_ORDER = re.compile(r"\b(Conv2d|ReLU|MaxPool2d|Linear)\(")
 # A path or name of the machine that built the notebook: absolute folders, a home folder, a Windows drive.
-MACHINE_PATH = re.compile(r"(?<![\w.:/])(?:/(?:home|root|usr|tmp|var|opt|Users|mnt|work|srv|etc)/|~/|[A-Za-z]:\\)")
+MACHINE_PATH = re.compile(r"(?<![\w.])(?:/(?:home|root|usr|tmp|var|opt|Users|Volumes|mnt|media|data|scratch|private|"
+                          r"work|srv|etc)/|~/)|(?<![\w\\])[A-Za-z]:(?:\\{1,2}|/)(?=\w)")
 
 
 def count_sentences(text):

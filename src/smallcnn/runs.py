@@ -268,7 +268,7 @@ class RunResult:
 
 def run_training(config: RunConfig, device: torch.device, out_dir, data_dir=None, overwrite: bool = False,
                  resume: bool = False, allow_unofficial: bool = False, log=print) -> RunResult:
-    """Load data, train with a checkpoint after every epoch, test the best epoch once, write the run's files.
+    """Load data, train with a checkpoint after every epoch, test the last epoch's weights once, write the files.
 
     config and device come from `resolve` (or `resolve_saved` with resume=True, which continues from
     out_dir/checkpoint.pt; the finished run is identical to an uninterrupted one). Under torchrun every
@@ -378,7 +378,7 @@ def best_epoch(history: list[dict]) -> dict:
 
 def test_metrics(model, splits, criterion, config: RunConfig, dataset, state: TrainState,
                  device: torch.device) -> dict:
-    """The one test evaluation of a run, on the best-validation weights."""
+    """The one test evaluation of a run, on the weights it ends with (the last epoch's)."""
     test_loss, test_accuracy, predictions = evaluate(model, splits.test_x, splits.test_y, criterion)
     matrix = confusion_matrix(splits.test_y, predictions, len(dataset.classes))
     return {

@@ -12,6 +12,7 @@ sequential study's with the same threads per entry.
 """
 
 import io
+import math
 import signal
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -26,7 +27,7 @@ from torch import nn
 from smallcnn import datastore, distributed
 from smallcnn.core.data import make_splits
 from smallcnn.core.plots import plot_study
-from smallcnn.core.study import STUDY, chosen_entry, compare_with_spec, run_study, study_entry
+from smallcnn.core.study import ALWAYS, STUDY, chosen_entry, compare_with_spec, run_study, study_entry
 from smallcnn.core.train import evaluate
 from smallcnn.files import SmallCNNError, check_writable, csv_text, write_json, write_text
 from smallcnn.runs import RunConfig, save_figure
@@ -128,8 +129,8 @@ def start_worker(splits, shape: tuple, base: RunConfig, threads: int, budget_sec
 def train_in_worker(name: str) -> tuple[dict, bytes | None]:
     """One entry in a worker: its row, and its trained (model, TrainState) as bytes (None when skipped)."""
     trained = {}
-    row = study_entry(name, _worker["splits"], _worker["base"], _worker["shape"],
-                      _worker["deadline"] - time.monotonic(), trained)
+    seconds_left = math.inf if name in ALWAYS else _worker["deadline"] - time.monotonic()  # as run_study does
+    row = study_entry(name, _worker["splits"], _worker["base"], _worker["shape"], seconds_left, trained)
     if name not in trained:
         return row, None
     buffer = io.BytesIO()
