@@ -361,6 +361,16 @@ def test_a_study_where_nothing_fits_the_budget_still_reports(jobs, cifar_dir, tm
     assert "none ran" in (out / "study.md").read_text()
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_the_always_entry_trains_over_a_zero_budget_in_one_process_or_several(jobs, cifar_dir, tmp_path, capsys):
+    out = tmp_path / "study"
+    assert main([*small_study(cifar_dir, out), "--variants", "gap,wide-bn", "--budget-minutes", "0", "--jobs", jobs,
+                 "--allow-unofficial-data"]) == 0
+    assert "skipped (over budget): spec, gap" in capsys.readouterr().out  # the study always lists spec
+    rows = {row["entry"]: row["status"] for row in json.loads((out / "study.json").read_text())["rows"]}
+    assert rows["wide-bn"] == "ran" and rows["gap"].startswith("skipped") and rows["spec"].startswith("skipped")
+
+
 # --- the study on several processes (--jobs) ------------------------------------------------------------------
 
 SAME_IN_BOTH = ("entry", "status", "params", "val_accuracy", "epochs", "val_delta_points",
