@@ -293,3 +293,5 @@ def test_a_widening_gap_while_both_losses_fall_is_not_called_plain_underfitting(
     assert trend["verdict"] == "still improving" and trend["widening"]
     text = answers.trend_sentence(trend, "Fashion-MNIST")
     assert "starting to fit its training images better" in text and "underfitting" not in text
+    advice = answers.answer_8b(part1(curves=widening))
+    assert "longer schedule together with data augmentation" in advice

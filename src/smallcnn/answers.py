@@ -105,6 +105,12 @@ MEANING = {
 }
 
 
+def next_step_key(trend):
+    """NEXT_STEP's key for a trend: still improving with a widening gap has advice of its own."""
+    widening = trend["verdict"] == "still improving" and trend["widening"]
+    return trend["verdict"] + (", widening" if widening else "")
+
+
 def trend_sentence(trend, dataset):
     start, end = trend["start"], trend["end"]
     widening = " and the gap between them widened" if trend["widening"] and trend["verdict"] != "overfitting" else ""
@@ -218,6 +224,8 @@ NEXT_STEP = {
                            "first: {augment} and weight decay.",
     "still improving": "The first thing I would try is simply a longer schedule, since neither curve had flattened "
                        "when training stopped.",
+    "still improving, widening": "The first thing I would try is a longer schedule together with {augment}, so that "
+                                 "the extra epochs do not mostly widen the gap between the curves.",
     "converged": "More epochs would not help, so the next step is more capacity, such as more filters per layer, "
                  "which the assignment's fixed architecture rules out but a follow-up could test.",
     "unstable": "The first thing I would try is a lower learning rate before changing anything else.",
@@ -244,7 +252,7 @@ def answer_8b(part1):
     augment = part1.get("config", {}).get("augment")
     augmenting = augment not in (None, "", "none", False)
     sentences = [trend_sentence(trend, "Fashion-MNIST"),
-                 NEXT_STEP[trend["verdict"]].format(augment="stronger data augmentation" if augmenting
+                 NEXT_STEP[next_step_key(trend)].format(augment="stronger data augmentation" if augmenting
                                                     else "data augmentation such as small random shifts"),
                  confusion_sentence(part1.get("confusions"), part1["per_class"]),
                  f"Telling {'these classes' if part1.get('confusions') else 'that class'} apart depends on small "
