@@ -270,8 +270,8 @@ def fake_results():
     config = {"epochs": 2, "batch_size": 128, "lr": 0.1, "momentum": 0.9, "augment": "none"}
     history = [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.1 / e, "train_accuracy": 0.5 + e / 100,
                 "val_accuracy": 0.5 + e / 110, "lr": 0.1, "seconds": 1.0, "images_per_second": 1.0} for e in (1, 2)]
-    return {"part1": {"config": config, "epochs": 2, "params": 2741, "history": history, "kept_epoch": 2,
-                      "kept_val_accuracy": 0.52, "policy": "the last epoch", "test_accuracy": 0.5, "num_classes": 10,
+    return {"part1": {"config": config, "epochs": 2, "params": 2741, "history": history,
+                      "test_accuracy": 0.5, "num_classes": 10,
                       "train_images": 54000, "val_images": 6000, "per_class": {"Shirt": 0.3, "Coat": 0.4, "Bag": 0.9},
                       "confusions": [["Shirt", "Coat", 0.2]],
                       "ranked": [{"name": "SVC", "source": "published", "accuracy": 0.897, "rank": 1},
