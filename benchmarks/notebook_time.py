@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 from nbformat.v4 import new_code_cell
 
-from smallcnn import datastore, notebook
+from smallcnn import datastore
+from smallcnn.notebook import build as notebook
 from timing import load_line, machine_lines
 
 UNCHECKED = '''#CODE HERE

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from smallcnn import answers
-from smallcnn.notebookcheck import count_sentences
+from smallcnn.notebook import answers
+from smallcnn.notebook.oldcheck import count_sentences
 
 PUBLISHED = answers.load_published()
 TABLE3 = {r["classifier"]: r["fashion_mnist"] for r in PUBLISHED["fashion_mnist_table3"]["rows"]}

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from smallcnn import baselines
-from smallcnn.answers import load_published
 from smallcnn.baselines import BASELINES, QUICK_BASELINES, measure_baseline, pixel_features
 from smallcnn.cli import main
 from smallcnn.core.compare import rank, table3_rows
+from smallcnn.notebook.answers import load_published
 
 
 def load_table3():

@@ -39,4 +39,4 @@ def test_a_tooling_import_in_the_core_would_be_caught(tmp_path):
 
 def test_the_notebook_template_imports_nothing_itself():
     """Its imports come from the core's (the `# core imports` line); the cells never import the package."""
-    assert imported_modules(PACKAGE / "notebook_template.py") == set()
+    assert imported_modules(PACKAGE / "notebook" / "template.py") == set()

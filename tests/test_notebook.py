@@ -16,8 +16,9 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 from fakedata import write_cifar100
-from smallcnn import notebook, notebookcheck
 from smallcnn.cli import main
+from smallcnn.notebook import build as notebook
+from smallcnn.notebook import oldcheck as notebookcheck
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 

@@ -548,7 +548,7 @@ def test_compare_checks_its_out_before_any_work(unwritable, monkeypatch, capsys)
 
 @UNWRITABLE
 def test_notebook_checks_its_out_before_building(unwritable, monkeypatch, capsys):
-    notebook = pytest.importorskip("smallcnn.notebook")
+    notebook = pytest.importorskip("smallcnn.notebook.build")
     monkeypatch.setattr(notebook, "make_notebook", no_data)
     assert main(["notebook", "--out", str(unwritable / "smallcnn.ipynb"), "--quick"]) == 2
     check_refused(capsys.readouterr().err, unwritable / "smallcnn.ipynb")

@@ -29,11 +29,11 @@ from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
 
 from smallcnn import datastore
-from smallcnn.answers import answer_8a, answer_8b, load_published
 from smallcnn.core.compare import rank, table3_rows
 from smallcnn.core.data import random_split
 from smallcnn.core.plots import plot_comparison
 from smallcnn.files import SmallCNNError, check_writable, csv_text, write_text
+from smallcnn.notebook.answers import answer_8a, answer_8b, load_published
 from smallcnn.runs import resolve, run_training, save_figure, write_run_report
 
 

@@ -242,8 +242,8 @@ def add_notebook_command(sub) -> None:
 
 
 def notebook_command(args: argparse.Namespace) -> int:
-    from smallcnn.notebook import make_notebook  # nbformat/nbclient load only for this command
-    from smallcnn.notebookcheck import check_file
+    from smallcnn.notebook.build import make_notebook  # nbformat/nbclient load only for this command
+    from smallcnn.notebook.oldcheck import check_file
 
     if args.check and (args.quick or args.data_dir or args.allow_incomplete or args.html or args.device != "auto"):
         raise SmallCNNError("--quick, --data-dir, --allow-incomplete, --html and --device apply to building (--out), "

@@ -16,8 +16,8 @@ import sys
 
 import nbformat
 
-from smallcnn import answers
 from smallcnn.files import SmallCNNError
+from smallcnn.notebook import answers
 
 CODE_MARK, EXPLAIN_MARK = "#CODE HERE", "#EXPLAIN HERE"
 ALLOWED_IMPORTS = {"torch", "torchvision", "numpy", "matplotlib", "sklearn"} | set(sys.stdlib_module_names)

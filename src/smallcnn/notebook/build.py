@@ -22,9 +22,10 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from smallcnn import answers, datastore
+from smallcnn import datastore
 from smallcnn.files import SmallCNNError, atomic_write
-from smallcnn.notebookcheck import EXPLAIN_MARK, check_notebook, output_text
+from smallcnn.notebook import answers
+from smallcnn.notebook.oldcheck import EXPLAIN_MARK, check_notebook, output_text
 
 CORE_MODULES = ("data", "models", "train", "plots", "compare", "study")
 QUICK = {"subset": 5000, "epochs": 2, "study_minutes": 1}  # a smoke test of the whole notebook, not the deliverable
@@ -83,7 +84,7 @@ def core_imports():
 
 # --- the template: the notebook's cells, in the percent format -------------------------------------------
 
-TEMPLATE = Path(__file__).with_name("notebook_template.py")
+TEMPLATE = Path(__file__).with_name("template.py")
 CELL = re.compile(r"^# %%(?: \[markdown\])?.*$", re.MULTILINE)
 # What the quick build changes in the template: every replaced text must be there (a test proves it).
 QUICK_EDITS = {
