@@ -30,7 +30,7 @@ from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
 
 from smallcnn import datastore
 from smallcnn.core.compare import rank, table3_rows
-from smallcnn.core.data import random_split
+from smallcnn.core.data import split_train_val
 from smallcnn.core.plots import plot_comparison
 from smallcnn.files import SmallCNNError, check_writable, csv_text, write_text
 from smallcnn.notebook.answers import answer_8a, answer_8b, load_published
@@ -198,7 +198,7 @@ def run_compare(dataset_name, run_dirs=(), quick=False, out=None, data_dir=None,
     runs = [(Path(d), *load_run(d)) for d in run_dirs]
     config = runs[0][2]  # the first run's split is the one every baseline trains on
     data = datastore.load_dataset("fashion-mnist", data_dir)
-    train_idx, _ = random_split(len(data.train_labels), config["val_fraction"], config["seed"])
+    train_idx = split_train_val(data.train, config["val_fraction"], config["seed"])[0].indices
     train_x, test_x = pixel_features(data.train_images[train_idx], data.test_images)
     train_y, test_y = data.train_labels[train_idx].numpy(), data.test_labels.numpy()
     measured = []

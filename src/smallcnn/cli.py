@@ -7,15 +7,17 @@ one-line `error: ...` message with exit status 2 -- never a traceback.
 import argparse
 import sys
 import time
+from dataclasses import fields
 
 import torch
 
 from smallcnn import datastore, distributed
+from smallcnn.core.data import AUGMENTATIONS
 from smallcnn.core.models import VARIANTS, build_model, count_parameters
 from smallcnn.core.train import MIN_EPOCHS
 from smallcnn.datastore import canonical_name, dataset_shape
 from smallcnn.files import SmallCNNError, check_writable
-from smallcnn.runs import AUGMENTATIONS, resolve, resolve_saved, run_training, write_run_report
+from smallcnn.runs import RunConfig, resolve, resolve_saved, run_training, write_run_report
 from smallcnn.studyrun import run_study_command
 
 DEVICE_HELP = "auto (torch's accelerator when present: CUDA or Apple MPS; else the CPU), cpu, cuda, cuda:N or mps"
@@ -94,8 +96,8 @@ def show_model(args: argparse.Namespace) -> int:
           f"{classes} classes")
     print(f"{'layer':<32}{'output shape':<18}{'parameters':>10}")
     x = torch.zeros(1, channels, side, side)
-    for name, layer in [*model.features.named_children(), ("classifier", model.classifier)]:
-        x = layer(x)
+    for name, layer in [*model.features.named_children(), ("fc", model.fc)]:
+        x = layer(x.flatten(1) if layer is model.fc else x)
         params = sum(p.numel() for p in layer.parameters())
         print(f"{name + ' ' + type(layer).__name__:<32}{'x'.join(map(str, x.shape[1:])):<18}{params:>10,}")
     print(f"{'total':<50}{count_parameters(model):>10,}")
@@ -138,8 +140,8 @@ def add_unofficial_flag(p) -> None:
                         "yourself: unpickling can run code); every result is then marked NOT official")
 
 
-TRAIN_SETTINGS = ("variant", "epochs", "batch_size", "lr", "momentum", "nesterov", "weight_decay", "label_smoothing",
-                  "augment", "val_fraction", "seed", "subset", "device", "amp", "deterministic")
+# Every setting of a run that the command line can give: the config's fields, and the device.
+TRAIN_SETTINGS = (*(f.name for f in fields(RunConfig) if f.name != "dataset"), "device")
 
 
 def warn_few_epochs(epochs: int) -> None:

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
+import torchvision
+from torchvision import transforms
 from torchvision.datasets import VisionDataset
 
-from smallcnn.core import data
 from smallcnn.files import SmallCNNError, atomic_write, write_json
 
 
@@ -31,7 +32,27 @@ class DataError(SmallCNNError):
     """A dataset is missing, unreadable, malformed, not official where it must be, or not downloadable."""
 
 
-_FASHION = data.DATASET_CLASSES["fashion-mnist"]
+# The torchvision dataset class of each dataset this project trains on.
+DATASET_CLASSES = {
+    "fashion-mnist": torchvision.datasets.FashionMNIST,
+    "cifar10": torchvision.datasets.CIFAR10,
+    "cifar100": torchvision.datasets.CIFAR100,
+}
+_FASHION = DATASET_CLASSES["fashion-mnist"]
+# The starter notebook's transforms: ToTensor, then Normalize with these (mean, std) per channel. Fashion-MNIST's
+# and CIFAR-100's are the starter's given cells (tests/test_data.py reads them there); CIFAR-10's, which the
+# starter does not use, are the per-channel mean and standard deviation of its 50,000 training images.
+NORMALISATION = {
+    "fashion-mnist": ((0.5,), (0.5,)),
+    "cifar100": ((0.5071, 0.4867, 0.4408), (0.2675, 0.2565, 0.2761)),
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+}
+
+
+def starter_transform(name: str) -> transforms.Compose:
+    """The transform the starter notebook gives each dataset it loads."""
+    mean, std = NORMALISATION[name]
+    return transforms.Compose([transforms.ToTensor(), transforms.Normalize(mean, std)])
 
 
 def _cifar_spec(title: str, cls, num_classes: int) -> dict:
@@ -55,8 +76,8 @@ DATASETS = {
         "url": _FASHION.mirrors[0],
         "system_dirs": ("/usr/share/datasets/fashion-mnist",),
     },
-    "cifar100": _cifar_spec("CIFAR-100", data.DATASET_CLASSES["cifar100"], 100),
-    "cifar10": _cifar_spec("CIFAR-10", data.DATASET_CLASSES["cifar10"], 10),
+    "cifar100": _cifar_spec("CIFAR-100", DATASET_CLASSES["cifar100"], 100),
+    "cifar10": _cifar_spec("CIFAR-10", DATASET_CLASSES["cifar10"], 10),
 }
 FASHION_FILES = tuple(DATASETS["fashion-mnist"]["md5"])
 
@@ -117,14 +138,39 @@ class Source(_Identified):
 
 @dataclass(frozen=True, eq=False)
 class Dataset(_Identified):
+    """Both splits of a dataset as the starter loads them (torchvision datasets with its transform), checked."""
     name: str
-    train_images: torch.Tensor = field(repr=False)  # uint8, N x C x H x W
-    train_labels: torch.Tensor = field(repr=False)  # int64
-    test_images: torch.Tensor = field(repr=False)
-    test_labels: torch.Tensor = field(repr=False)
-    classes: tuple = field(repr=False)
+    train: VisionDataset = field(repr=False)  # the starter's train_full
+    test: VisionDataset = field(repr=False)   # the starter's test_ds
     location: str
     official: bool
+
+    @property
+    def classes(self) -> tuple:
+        return tuple(self.train.classes)
+
+    @property
+    def train_images(self) -> torch.Tensor:
+        """The training images as stored: uint8, N x C x H x W."""
+        return _as_images(self.train.data)
+
+    @property
+    def test_images(self) -> torch.Tensor:
+        return _as_images(self.test.data)
+
+    @property
+    def train_labels(self) -> torch.Tensor:
+        return torch.as_tensor(self.train.targets, dtype=torch.long)
+
+    @property
+    def test_labels(self) -> torch.Tensor:
+        return torch.as_tensor(self.test.targets, dtype=torch.long)
+
+
+def _as_images(stored) -> torch.Tensor:
+    """torchvision's stored images (N x H x W grey, N x H x W x C colour) as N x C x H x W, without a copy."""
+    images = torch.as_tensor(stored)
+    return images.unsqueeze(1) if images.ndim == 3 else images.permute(0, 3, 1, 2)
 
 
 # ------------------------------------------------------------------------------------ reading files
@@ -193,7 +239,7 @@ def _layouts(name: str, root: Path) -> list[Path]:
     """The folders under `root` that may hold the dataset's files: torchvision's layout first."""
     if name == "fashion-mnist":
         return [root / "FashionMNIST" / "raw", root, root / "fashion-mnist"]
-    base = data.DATASET_CLASSES[name].base_folder
+    base = DATASET_CLASSES[name].base_folder
     return [root / base] + ([root] if root.name == base else [])
 
 
@@ -245,7 +291,7 @@ def find_source(name: str, data_dir=None, allow_unofficial: bool = False) -> Sou
 
 def _cifar_class(name: str, official: bool) -> type:
     """torchvision's CIFAR class with our md5 table; with None md5s torchvision only checks files exist."""
-    base, md5 = data.DATASET_CLASSES[name], DATASETS[name]["md5"] if official else {}
+    base, md5 = DATASET_CLASSES[name], DATASETS[name]["md5"] if official else {}
     return type(base.__name__, (base,), {
         "train_list": [[f, md5.get(f)] for f, _ in base.train_list],
         "test_list": [[f, md5.get(f)] for f, _ in base.test_list],
@@ -364,12 +410,12 @@ def _labels_problem(name: str, images, labels) -> str | None:
 
 
 def _try_load(dataset_class, root, train, name):
-    """(images, labels, classes, problem): torchvision's exceptions become the problem's text."""
+    """(the torchvision dataset, problem): torchvision's exceptions become the problem's text."""
     try:
-        images, labels, classes = data.load_split(dataset_class, root, train)
+        dataset = dataset_class(root, train=train, transform=starter_transform(name))
     except Exception as exc:  # anything a malformed (but trusted) file makes torchvision raise
-        return None, None, None, f"torchvision cannot read it ({type(exc).__name__}: {' '.join(str(exc).split())})"
-    return images, labels, classes, _labels_problem(name, images, labels)
+        return None, f"torchvision cannot read it ({type(exc).__name__}: {' '.join(str(exc).split())})"
+    return dataset, _labels_problem(name, _as_images(dataset.data), torch.as_tensor(dataset.targets))
 
 
 def _culprit(source: Source, train: bool, problem: str) -> tuple[Path, str]:
@@ -381,30 +427,28 @@ def _culprit(source: Source, train: bool, problem: str) -> tuple[Path, str]:
     for fname, _ in base.train_list if train else base.test_list:
         alone = type(base.__name__, (base,), {"train_list": [[fname, None]], "test_list": [[fname, None]],
                                               "_load_meta": lambda self: setattr(self, "classes", [])})
-        found = _try_load(alone, source.root, True, source.name)[3]
+        found = _try_load(alone, source.root, True, source.name)[1]
         if found:
             return source.files_dir / fname, found
     return source.files_dir / base.meta["filename"], problem
 
 
-def _load_split(source: Source, train: bool):
-    images, labels, classes, problem = _try_load(source.dataset_class, source.root, train, source.name)
+def _load_split(source: Source, train: bool) -> VisionDataset:
+    dataset, problem = _try_load(source.dataset_class, source.root, train, source.name)
     if problem:
         path, problem = _culprit(source, train, problem)
         raise DataError(f"{path}: {problem}; {_fix_hint(source.name)}")
-    return images, labels, classes
+    return dataset
 
 
 def load_source(source: Source) -> Dataset:
-    """Both splits of a found dataset, through torchvision, checked; a `Dataset` of torch tensors."""
-    train_images, train_labels, classes = _load_split(source, True)
-    test_images, test_labels, _ = _load_split(source, False)
+    """Both splits of a found dataset, through torchvision with the starter's transform, checked."""
+    train, test = _load_split(source, True), _load_split(source, False)
     expected = DATASETS[source.name]["num_classes"]
-    if len(classes) != expected:  # only CIFAR's class names come from a file, its meta file
+    if len(train.classes) != expected:  # only CIFAR's class names come from a file, its meta file
         meta = source.files_dir / source.dataset_class.meta["filename"]
-        raise DataError(f"{meta}: {len(classes)} class names, expected {expected}; {_fix_hint(source.name)}")
-    return Dataset(source.name, train_images, train_labels, test_images, test_labels, tuple(classes),
-                   source.location, source.official)
+        raise DataError(f"{meta}: {len(train.classes)} class names, expected {expected}; {_fix_hint(source.name)}")
+    return Dataset(source.name, train, test, source.location, source.official)
 
 
 def load_dataset(name: str, data_dir=None, download: bool = False, base_url: str | None = None,
@@ -439,7 +483,7 @@ def _download_guards(timeout=60):
 
 def _downloader(name: str, url: str) -> type:
     """torchvision's class pointed at `url`, doing only its download: loading comes after our checks."""
-    base, archives = data.DATASET_CLASSES[name], DATASETS[name]["archives"]
+    base, archives = DATASET_CLASSES[name], DATASETS[name]["archives"]
     if name == "fashion-mnist":
         attrs = {"mirrors": [url], "resources": list(archives.items())}
     else:
@@ -477,7 +521,7 @@ def _found(name: str, root) -> Source | None:
 def _install(name: str, tmp: Path, root: Path) -> Path:
     """Move the verified files from the download folder into `root`'s torchvision layout."""
     names = [*DATASETS[name]["md5"]] + ([*DATASETS[name]["archives"]] if name == "fashion-mnist" else [])
-    layout = Path("FashionMNIST/raw") if name == "fashion-mnist" else Path(data.DATASET_CLASSES[name].base_folder)
+    layout = Path("FashionMNIST/raw") if name == "fashion-mnist" else Path(DATASET_CLASSES[name].base_folder)
     target = root / layout
     target.mkdir(parents=True, exist_ok=True)
     for fname in names:

@@ -1,10 +1,11 @@
 """Training on several processes with PyTorch's own launcher, torchrun: DistributedDataParallel.
 
 torchrun starts the processes and tells each its place through environment variables (RANK, WORLD_SIZE,
-LOCAL_RANK, MASTER_ADDR, MASTER_PORT); there is no launcher of our own. The training loop is the core's:
-`train.train_epoch` gives each process its share of every global batch from the one seeded permutation and
-sums the epoch's totals over all processes, so that every process returns the same history and takes the
-same non-finite decision; DDP averages the gradients. What lives here is the plumbing around that loop:
+LOCAL_RANK, MASTER_ADDR, MASTER_PORT); there is no launcher of our own. The training loop is the core's
+`train_one_epoch`, fed by a `Shard` of the loader: each process trains on its share of every global batch
+of the one seeded order, DDP averages the gradients, and the epoch's training figures are summed over all
+processes, so that every process has the same history and takes the same non-finite decision. What lives
+here is the plumbing around that loop:
 the process group (gloo for CPU tensors, NCCL for CUDA ones), one GPU per process, the DDP wrapper with
 plain state dicts, BatchNorm synchronised over the processes, bf16 autocast, and rank 0's jobs.
 """
@@ -16,7 +17,6 @@ import torch
 from torch import distributed, nn
 from torch.nn.parallel import DistributedDataParallel
 
-from smallcnn.core import train
 from smallcnn.files import SmallCNNError
 
 
@@ -189,17 +189,45 @@ def wrap(model: nn.Module, device: torch.device) -> nn.Module:
     return DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
-def sharded_step(model, images, labels, criterion, optimizer):
-    """The core's train_step on this process's share of a global batch; returns the whole batch's totals.
+class Shard:
+    """This process's share of every batch of a loader: images rank, rank + world, ... of each global batch.
 
-    Every process takes images rank, rank + world, ... of the same batch (augmented as a whole, from the
-    one seeded generator), DDP averages the gradients, and the totals are summed over the processes, so
-    every process has the same history and meets a non-finite loss in the same epoch.
+    Every process walks the same seeded order (one generator, the same draws), so the shares never overlap
+    and together make up the batch; DDP then averages the gradients, as one process would over the whole.
     """
-    totals = train.train_step(model, images[rank()::world_size()], labels[rank()::world_size()], criterion,
-                              optimizer)
+
+    def __init__(self, loader):
+        self.loader, self.generator, self.labels = loader, loader.generator, loader.labels
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self):
+        for images, labels in self.loader:
+            yield images[rank()::world_size()], labels[rank()::world_size()]
+
+    def images_here(self) -> int:
+        """How many images this process trains on in one pass."""
+        n, batch = len(self.labels), self.loader.batch_size
+        sizes = [batch] * (n // batch) + ([n % batch] if n % batch else [])
+        return sum(len(range(rank(), size, world_size())) for size in sizes)
+
+
+def shard(loader):
+    """The loader as this process trains on it: its Shard under torchrun, the loader itself in one process."""
+    return Shard(loader) if world_size() > 1 else loader
+
+
+def sum_training_figures(history: dict, loader) -> None:
+    """Make the last epoch's training loss and accuracy those of all processes together (under torchrun),
+    so that every process has the same history and meets a non-finite loss in the same epoch."""
+    if not isinstance(loader, Shard):
+        return
+    n = loader.images_here()
+    totals = torch.tensor([history["train_losses"][-1] * n, history["train_accs"][-1] * n, n], dtype=torch.float64)
     distributed.all_reduce(totals)
-    return totals
+    history["train_losses"][-1] = (totals[0] / totals[2]).item()
+    history["train_accs"][-1] = (totals[1] / totals[2]).item()
 
 
 def plain(model: nn.Module) -> nn.Module:

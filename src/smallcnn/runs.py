@@ -21,15 +21,16 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy
 import torch
+from torch.utils.data import Subset
 
 from smallcnn import datastore, distributed
-from smallcnn.core.data import make_splits
+from smallcnn.core.data import EVAL_BATCH_SIZE, TensorLoader, split_train_val
+from smallcnn.core.metrics import class_rates, confusion_matrix, predict
 from smallcnn.core.models import VARIANTS, build_model, count_parameters
-from smallcnn.core.plots import class_rates, confusion_matrix, plot_confusion, plot_curves
-from smallcnn.core.train import RECIPES, TrainConfig, TrainState, evaluate, fit, format_epoch, make_training
+from smallcnn.core.plots import plot_confusion, plot_losses
+from smallcnn.core.train import RECIPES, TrainConfig, evaluate, make_training, new_history, run_epoch
 from smallcnn.files import SmallCNNError, atomic_write, check_writable, csv_text, write_json, write_text
 
-AUGMENTATIONS = ("none", "flip", "crop-flip")
 RUN_FILES = ("config.json", "history.csv", "metrics.json", "model.pt", "checkpoint.pt", "report.md",
              "loss_curves.png", "confusion_matrix.png")
 
@@ -42,13 +43,25 @@ class RunConfig(TrainConfig):
     """
     dataset: str = "fashion-mnist"
     variant: str = "spec"
+    subset: int = 0                 # > 0: train on this many images only (quick runs)
     amp: bool = False               # bf16 autocast around the forward pass (CUDA only)
     deterministic: bool = False     # deterministic CUDA kernels: a CUDA run repeats (and resumes) bit for bit
 
+    def __post_init__(self):
+        super().__post_init__()
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown variant {self.variant!r} (choose from: {', '.join(VARIANTS)})")
+        if not (isinstance(self.subset, int) and self.subset >= 0):
+            raise ValueError(f"subset must be an integer >= 0 (got {self.subset!r})")
+
 
 def run_config(dataset: str, **changes) -> RunConfig:
-    """The recipe for a dataset (core RECIPES, the one table) as a RunConfig, with any fields in `changes` replaced."""
-    return RunConfig(dataset=dataset, **{**RECIPES[dataset], **changes})
+    """The dataset's recipe (core RECIPES; CIFAR-10 trains with CIFAR-100's) as a RunConfig, with `changes`."""
+    recipe = RECIPES.get(dataset, RECIPES["cifar100"])
+    try:
+        return RunConfig(dataset=dataset, **{**asdict(recipe), **changes})
+    except ValueError as exc:  # the dataclass names every bad value
+        raise TrainingError(str(exc)) from None
 
 
 class TrainingError(SmallCNNError):
@@ -63,7 +76,7 @@ def resolve(dataset: str, overrides: dict | None = None) -> tuple[RunConfig, tor
     """
     settings = {name: value for name, value in (overrides or {}).items() if value is not None}
     device_name = settings.pop("device", "auto")
-    return settle(check_config(run_config(dataset, **settings)), device_name)
+    return settle(run_config(dataset, **settings), device_name)
 
 
 def resolve_saved(out_dir) -> tuple[RunConfig, torch.device]:
@@ -73,9 +86,9 @@ def resolve_saved(out_dir) -> tuple[RunConfig, torch.device]:
     """
     out = Path(out_dir)
     saved = distributed.from_main(lambda: json.loads((check_resumable(out) / "config.json").read_text()))
-    known = {f.name for f in fields(RunConfig)}
-    config = RunConfig(**{k: v for k, v in saved["config"].items() if k in known})
-    return settle(check_config(config), saved.get("device", "auto"))
+    known = {f.name for f in fields(RunConfig)} - {"dataset"}
+    config = run_config(saved["config"]["dataset"], **{k: v for k, v in saved["config"].items() if k in known})
+    return settle(config, saved.get("device", "auto"))
 
 
 def settle(config: RunConfig, device_name: str) -> tuple[RunConfig, torch.device]:
@@ -85,27 +98,6 @@ def settle(config: RunConfig, device_name: str) -> tuple[RunConfig, torch.device
         raise TrainingError(f"--amp (bfloat16 autocast) needs a CUDA GPU, and this run is on {device}; "
                             f"leave --amp out")
     return config, device
-
-
-def check_config(config: RunConfig) -> RunConfig:
-    """Raise TrainingError naming every bad value and the valid choices; returns the config."""
-    problems = []
-    if config.epochs < 1:
-        problems.append(f"epochs must be >= 1 (got {config.epochs})")
-    if config.batch_size < 1:
-        problems.append(f"batch size must be >= 1 (got {config.batch_size})")
-    if not (math.isfinite(config.lr) and config.lr > 0):
-        problems.append(f"learning rate must be a finite number > 0 (got {config.lr})")
-    if not 0 < config.val_fraction < 1:
-        problems.append(f"validation fraction must lie strictly between 0 and 1 (got {config.val_fraction})")
-    if config.subset < 0:
-        problems.append(f"subset must be >= 0 (got {config.subset})")
-    for name, value, choices in (("variant", config.variant, VARIANTS), ("augment", config.augment, AUGMENTATIONS)):
-        if value not in choices:
-            problems.append(f"unknown {name} {value!r} (choose from: {', '.join(choices)})")
-    if problems:
-        raise TrainingError("; ".join(problems))
-    return config
 
 
 # --- the device: every accelerator-specific call goes through torch's device-generic API ---------------
@@ -214,29 +206,41 @@ def prepare_out_dir(out_dir, overwrite: bool, resume: bool) -> Path:
     return out
 
 
-# --- checkpoints: the on_epoch_end hook ------------------------------------------------------------
+# --- checkpoints: written after every epoch -----------------------------------------------------------
 
-def save_checkpoint(path, model, optimizer, scheduler, state: TrainState, device: torch.device) -> None:
+@dataclass
+class Training:
+    """Everything a run trains with: the model, its loaders and the optimizer's state, in one place."""
+    model: torch.nn.Module
+    train_loader: TensorLoader
+    val_loader: TensorLoader
+    test_loader: TensorLoader
+    criterion: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    history: dict
+
+
+def save_checkpoint(path, training: Training, device: torch.device) -> None:
     checkpoint = {
-        "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-        "generator": state.generator.get_state(), "torch_rng": torch.get_rng_state(),
-        "device_rng": device_rng_state(device), "world_size": distributed.world_size(),
-        "history": state.history,
+        "model": training.model.state_dict(), "optimizer": training.optimizer.state_dict(),
+        "scheduler": training.scheduler.state_dict(), "generator": training.train_loader.generator.get_state(),
+        "torch_rng": torch.get_rng_state(), "device_rng": device_rng_state(device),
+        "world_size": distributed.world_size(), "history": training.history,
     }
     atomic_write(path, lambda f: torch.save(checkpoint, f))
 
 
-def restore_checkpoint(checkpoint: dict, model, optimizer, scheduler, device: torch.device) -> TrainState:
-    """Restore everything save_checkpoint saved; returns the TrainState to continue from."""
-    model.load_state_dict(checkpoint["model"])
-    optimizer.load_state_dict(checkpoint["optimizer"])  # moves the optimizer's state to the weights' device
-    scheduler.load_state_dict(checkpoint["scheduler"])
+def restore_checkpoint(checkpoint: dict, training: Training, device: torch.device) -> None:
+    """Restore everything save_checkpoint saved, so that the run continues as if it had never stopped."""
+    training.model.load_state_dict(checkpoint["model"])
+    training.optimizer.load_state_dict(checkpoint["optimizer"])  # moves its state to the weights' device
+    training.scheduler.load_state_dict(checkpoint["scheduler"])
     torch.set_rng_state(checkpoint["torch_rng"].cpu())
     # Every process draws the same random numbers (one seed), each on its own GPU: rank 0 saved its GPU's state.
     set_device_rng_state(device, checkpoint.get("device_rng"))
-    generator = torch.Generator()
-    generator.set_state(checkpoint["generator"].cpu())
-    return TrainState(generator, checkpoint["history"])
+    training.train_loader.generator.set_state(checkpoint["generator"].cpu())
+    training.history = checkpoint["history"]
 
 
 def at_chance(loss: float, num_classes: int) -> bool:
@@ -245,14 +249,22 @@ def at_chance(loss: float, num_classes: int) -> bool:
     return abs(loss - chance) < 0.05 * chance
 
 
-def collapse_warning(row: dict, num_classes: int, predicted_classes: int) -> str | None:
+def collapse_warning(epoch: int, train_loss: float, num_classes: int, predicted_classes: int) -> str | None:
     """A one-line warning when the model predicts one class and its loss sits at ln K (chance), else None."""
     chance = math.log(num_classes)
-    if predicted_classes == 1 and at_chance(row["train_loss"], num_classes):
-        return (f"warning: the model has collapsed in epoch {row['epoch']}: it predicts one class for every "
+    if predicted_classes == 1 and at_chance(train_loss, num_classes):
+        return (f"warning: the model has collapsed in epoch {epoch}: it predicts one class for every "
                 f"validation image and its loss stays at ln {num_classes} = {chance:.3f} (every ReLU is dead); "
                 f"start again with a lower --lr or more epochs (a longer warm-up)")
     return None
+
+
+def format_epoch(history: dict, epochs: int) -> str:
+    """The last epoch of the history as one line, numbered "n/epochs"."""
+    epoch = len(history["train_losses"])
+    return (f"epoch {epoch:>3}/{epochs}: training loss {history['train_losses'][-1]:.4f}, accuracy "
+            f"{history['train_accs'][-1]:.2%}; validation loss {history['val_losses'][-1]:.4f}, accuracy "
+            f"{history['val_accs'][-1]:.2%} ({history['seconds'][-1]:.1f} s)")
 
 
 # --- a whole run: data in, files out -----------------------------------------------------------------
@@ -260,10 +272,32 @@ def collapse_warning(row: dict, num_classes: int, predicted_classes: int) -> str
 @dataclass
 class RunResult:
     config: RunConfig
-    history: list
+    history: dict
     metrics: dict
     dataset: object             # the datastore.Dataset trained on
     out_dir: Path
+
+
+def set_up(config: RunConfig, dataset, device: torch.device) -> Training:
+    """The split, the loaders, the model (under torchrun inside DDP) and its optimizer, as the notebook makes them."""
+    train_ds, val_ds = split_train_val(dataset.train, config.val_fraction, config.seed)
+    if config.subset:
+        train_ds = Subset(train_ds, range(min(config.subset, len(train_ds))))
+    train_loader = TensorLoader(train_ds, config.batch_size, device, shuffle=True, augment=config.augment,
+                                seed=config.seed)
+    val_loader = TensorLoader(val_ds, EVAL_BATCH_SIZE, device)
+    test_loader = TensorLoader(dataset.test, EVAL_BATCH_SIZE, device)
+    check_shards(len(train_ds), config.batch_size, distributed.world_size())
+    torch.manual_seed(config.seed)  # every process starts from the same weights and draws the same numbers
+    channels, side = dataset.train_images.shape[1:3]
+    model = build_model(config.variant, channels, side, len(dataset.classes))
+    model = model.to(device, memory_format=torch.channels_last)
+    if config.amp:
+        model = distributed.use_amp(model)
+    model = distributed.wrap(model, device)  # DDP under torchrun; the model itself in one process
+    criterion, optimizer, scheduler = make_training(model, config, len(train_loader))
+    return Training(model, distributed.shard(train_loader), val_loader, test_loader, criterion, optimizer,
+                    scheduler, new_history())
 
 
 def run_training(config: RunConfig, device: torch.device, out_dir, data_dir=None, overwrite: bool = False,
@@ -282,77 +316,76 @@ def run_training(config: RunConfig, device: torch.device, out_dir, data_dir=None
     if config.deterministic:
         make_deterministic()
     dataset = datastore.load_dataset(config.dataset, data_dir, allow_unofficial=allow_unofficial)
-    splits = make_splits(dataset.train_images, dataset.train_labels, dataset.test_images, dataset.test_labels,
-                         config.val_fraction, config.seed, config.subset, device)
-    check_shards(len(splits.train_y), config.batch_size, world)
-    torch.manual_seed(config.seed)  # every process starts from the same weights and draws the same numbers
-    model = build_model(config.variant, dataset.train_images.shape[1], dataset.train_images.shape[2],
-                        len(dataset.classes)).to(device, memory_format=torch.channels_last)
-    if config.amp:
-        model = distributed.use_amp(model)
-    model = distributed.wrap(model, device)  # DDP under torchrun; the model itself in one process
-    criterion, optimizer, scheduler = make_training(model, config, len(splits.train_y))
+    training = set_up(config, dataset, device)
     if resume:
         checkpoint = (torch.load(out / "checkpoint.pt", map_location=device, weights_only=False) if world == 1 else
                       distributed.from_main(lambda: torch.load(out / "checkpoint.pt", map_location="cpu",
                                                                weights_only=False)))
-        state = restore_checkpoint(checkpoint, model, optimizer, scheduler, device)
-        log(f"resuming after epoch {len(state.history)} of {config.epochs}")
+        restore_checkpoint(checkpoint, training, device)
+        log(f"resuming after epoch {len(training.history['train_losses'])} of {config.epochs}")
         before = checkpoint.get("world_size", 1)  # the processes that saved the checkpoint
         if before != world:
             log(f"note: this run trained on {before} processes so far and goes on with {world}: "
                 f"its figures will match the uninterrupted run's to rounding, not bit for bit")
-    else:
-        state = TrainState(torch.Generator().manual_seed(config.seed))
-        if main:
-            write_json(out / "config.json", {"config": asdict(config), "device": recorded_device(device),
-                                             "world_size": world,
-                                             "dataset": dataset.identity, "data_location": dataset.location,
-                                             "versions": library_versions()})
-    log(f"{dataset.name}: {dataset.identity}; {len(splits.train_y):,} train / {len(splits.val_y):,} validation"
-        f" / {len(splits.test_y):,} test images; model {config.variant} with {count_parameters(model):,} "
-        f"parameters on {device}"
+    elif main:
+        write_json(out / "config.json", {"config": asdict(config), "device": recorded_device(device),
+                                         "world_size": world, "dataset": dataset.identity,
+                                         "data_location": dataset.location, "versions": library_versions()})
+    log(f"{dataset.name}: {dataset.identity}; {len(training.train_loader.labels):,} train / "
+        f"{len(training.val_loader.labels):,} validation / {len(training.test_loader.labels):,} test images; "
+        f"model {config.variant} with {count_parameters(training.model):,} parameters on {device}"
         + (f" and {world - 1} more process{'es' * (world > 2)} (torchrun)" if world > 1 else ""))
-
-    def on_epoch_end(state):
-        if not main:
-            return
-        save_checkpoint(out / "checkpoint.pt", model, optimizer, scheduler, state, device)
-        log(format_epoch(state.history[-1], config.epochs))
-        if not at_chance(state.history[-1]["train_loss"], len(dataset.classes)):
-            return  # a healthy epoch: no need to count the classes it predicts (another validation pass)
-        predicted = evaluate(distributed.plain(model), splits.val_x, splits.val_y, criterion)[2].unique().numel()
-        warning = collapse_warning(state.history[-1], len(dataset.classes), predicted)
-        if warning:
-            print(warning, file=sys.stderr)
-
-    resume_command = distributed.command(f"train --resume {out}")
-    try:
-        state = fit(model, splits, criterion, optimizer, scheduler, config, state, on_epoch_end,
-                    step=distributed.sharded_step if world > 1 else None)
-    except KeyboardInterrupt:
-        raise distributed.apart(TrainingError(f"interrupted; the last finished epoch is saved in "
-                                              f"{out / 'checkpoint.pt'}: continue with `{resume_command}`")) from None
-    except FloatingPointError as exc:
-        kept = f"the last good checkpoint is kept in {out}" if state.history else "no epoch had finished"
-        raise TrainingError(f"epoch {len(state.history) + 1}: {exc}; {kept}") from None
-    except torch.distributed.DistError as exc:  # another process stopped (killed, interrupted, failed)
-        raise distributed.own(TrainingError(
-            f"process {rank}: another process of the run stopped ({str(exc).splitlines()[0]}); the last finished "
-            f"epoch is saved in {out / 'checkpoint.pt'}: continue with `{resume_command}`")) from None
-    model = distributed.plain(model)  # the last epoch's weights are the ones tested (see POLICY)
-    metrics = {**test_metrics(model, splits, criterion, config, dataset, state, device), "world_size": world}
+    train_epochs(training, config, dataset, out, device, log)
+    model = distributed.plain(training.model)  # the last epoch's weights are the ones tested (see POLICY)
+    metrics = {**test_metrics(model, training, config, dataset, device), "world_size": world}
     if main:
         atomic_write(out / "model.pt", lambda f: torch.save(
             {"state_dict": {name: tensor.cpu() for name, tensor in model.state_dict().items()},  # loads anywhere
-             "config": asdict(config), "mean": splits.mean, "std": splits.std,
+             "config": asdict(config), "normalisation": datastore.NORMALISATION[dataset.name],
              "classes": list(dataset.classes)}, f))
-        write_history_csv(out / "history.csv", state.history)
+        write_history_csv(out / "history.csv", training.history)
         write_json(out / "metrics.json", metrics)
         (out / "checkpoint.pt").unlink()
     log(f"test accuracy {metrics['test_accuracy']:.2%} (the weights of the last epoch, validation accuracy "
         f"{metrics['val_accuracy']:.2%})")
-    return RunResult(config, state.history, metrics, dataset, out)
+    return RunResult(config, training.history, metrics, dataset, out)
+
+
+def train_epochs(training: Training, config: RunConfig, dataset, out: Path, device: torch.device, log) -> None:
+    """The epochs still to train, each followed by a checkpoint; a non-finite loss or Ctrl-C stops the run."""
+    t = training
+    resume_command = distributed.command(f"train --resume {out}")
+    try:
+        while len(t.history["train_losses"]) < config.epochs:
+            run_epoch(t.history, t.model, t.train_loader, t.val_loader, t.criterion, t.optimizer, t.scheduler, device)
+            distributed.sum_training_figures(t.history, t.train_loader)  # over all processes (torchrun)
+            epoch, loss = len(t.history["train_losses"]), t.history["train_losses"][-1]
+            if not math.isfinite(loss):
+                kept = f"the last good checkpoint is kept in {out}" if epoch > 1 else "no epoch had finished"
+                raise TrainingError(f"epoch {epoch}: the training loss became {loss}; lower the learning rate "
+                                    f"(now {config.lr}) and start again; {kept}")
+            if distributed.rank() == 0:
+                save_checkpoint(out / "checkpoint.pt", t, device)
+                log(format_epoch(t.history, config.epochs))
+                warn_if_collapsed(t, epoch, len(dataset.classes), device)
+    except KeyboardInterrupt:
+        raise distributed.apart(TrainingError(f"interrupted; the last finished epoch is saved in "
+                                              f"{out / 'checkpoint.pt'}: continue with `{resume_command}`")) from None
+    except torch.distributed.DistError as exc:  # another process stopped (killed, interrupted, failed)
+        raise distributed.own(TrainingError(
+            f"process {distributed.rank()}: another process of the run stopped ({str(exc).splitlines()[0]}); the "
+            f"last finished epoch is saved in {out / 'checkpoint.pt'}: continue with `{resume_command}`")) from None
+
+
+def warn_if_collapsed(training: Training, epoch: int, num_classes: int, device: torch.device) -> None:
+    """Print the collapse warning (to stderr) when the epoch's loss sits at chance and one class is predicted."""
+    loss = training.history["train_losses"][-1]
+    if not at_chance(loss, num_classes):
+        return  # a healthy epoch: no need to count the classes it predicts (another validation pass)
+    predicted = predict(distributed.plain(training.model), training.val_loader, device)[0].unique().numel()
+    warning = collapse_warning(epoch, loss, num_classes, predicted)
+    if warning:
+        print(warning, file=sys.stderr)
 
 
 def check_shards(n: int, batch_size: int, world: int) -> None:
@@ -370,33 +403,41 @@ POLICY = ("The weights tested are the last epoch's: the one-cycle schedule has a
           "and thread counts (benchmarks/policies.md).")
 
 
-def best_epoch(history: list[dict]) -> dict:
+def best_epoch(history: dict) -> dict:
     """The epoch with the best validation accuracy, for information: {"best_epoch": n, "best_val_accuracy": a}."""
-    best = max(history, key=lambda row: row["val_accuracy"])
-    return {"best_epoch": best["epoch"], "best_val_accuracy": best["val_accuracy"]}
+    accuracies = history["val_accs"]
+    best = max(range(len(accuracies)), key=accuracies.__getitem__)
+    return {"best_epoch": best + 1, "best_val_accuracy": accuracies[best]}
 
 
-def test_metrics(model, splits, criterion, config: RunConfig, dataset, state: TrainState,
-                 device: torch.device) -> dict:
+def test_metrics(model, training: Training, config: RunConfig, dataset, device: torch.device) -> dict:
     """The one test evaluation of a run, on the weights it ends with (the last epoch's)."""
-    test_loss, test_accuracy, predictions = evaluate(model, splits.test_x, splits.test_y, criterion)
-    matrix = confusion_matrix(splits.test_y, predictions, len(dataset.classes))
+    test_loss, test_accuracy = evaluate(model, training.test_loader, training.criterion, device)
+    predictions, labels = predict(model, training.test_loader, device)
+    matrix = confusion_matrix(labels, predictions, len(dataset.classes))
+    history, train_seconds = training.history, sum(training.history["seconds"])
     return {
         "dataset": dataset.name, "dataset_identity": dataset.identity, "official_data": dataset.official,
         "variant": config.variant, "params": count_parameters(model), "device": str(device),
         "threads": torch.get_num_threads(),
         "test_accuracy": test_accuracy, "test_loss": test_loss,
-        "val_accuracy": state.history[-1]["val_accuracy"], "epochs": config.epochs,
-        **best_epoch(state.history),
-        "train_seconds": sum(row["seconds"] for row in state.history),
-        "images_per_second": sum(row["images_per_second"] for row in state.history) / len(state.history),
+        "val_accuracy": history["val_accs"][-1], "epochs": config.epochs, **best_epoch(history),
+        "train_seconds": train_seconds,
+        "images_per_second": len(history["seconds"]) * len(training.train_loader.labels) / train_seconds,
         "per_class_accuracy": dict(zip(dataset.classes, class_rates(matrix).diagonal().tolist())),
         "confusion_matrix": matrix.tolist(),
     }
 
 
-def write_history_csv(path, history: list[dict]) -> None:
-    write_text(path, csv_text(history, list(history[0])))
+HISTORY_COLUMNS = {"train_losses": "train_loss", "train_accs": "train_accuracy", "val_losses": "val_loss",
+                   "val_accs": "val_accuracy", "seconds": "seconds"}
+
+
+def write_history_csv(path, history: dict) -> None:
+    """history.csv: one row per epoch."""
+    rows = [{"epoch": epoch, **{column: history[key][epoch - 1] for key, column in HISTORY_COLUMNS.items()}}
+            for epoch in range(1, len(history["train_losses"]) + 1)]
+    write_text(path, csv_text(rows, ["epoch", *HISTORY_COLUMNS.values()]))
 
 
 # --- the run's figures and report.md -----------------------------------------------------------------
@@ -404,6 +445,15 @@ def write_history_csv(path, history: list[dict]) -> None:
 def save_figure(fig, path) -> None:
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
     plt.close(fig)
+
+
+def loss_figure(history: dict, title: str) -> plt.Figure:
+    """The notebook's loss plot of a run, as a figure of its own."""
+    fig = plt.figure(figsize=(7, 4))
+    plot_losses(history["train_losses"], history["val_losses"], title)
+    plt.legend()
+    plt.grid(True)
+    return fig
 
 
 def run_report_markdown(result: RunResult) -> str:
@@ -430,7 +480,7 @@ def run_report_markdown(result: RunResult) -> str:
 def write_run_report(result: RunResult) -> Path:
     """The figures and report.md of a finished run, beside its metrics in result.out_dir."""
     out, ds = result.out_dir, result.dataset
-    save_figure(plot_curves(result.history, f"{ds.name}, {result.config.variant} model"), out / "loss_curves.png")
+    save_figure(loss_figure(result.history, f"{ds.name}, {result.config.variant} model"), out / "loss_curves.png")
     save_figure(plot_confusion(result.metrics["confusion_matrix"], ds.classes), out / "confusion_matrix.png")
     write_text(out / "report.md", run_report_markdown(result))
     return out / "report.md"

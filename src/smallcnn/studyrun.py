@@ -1,13 +1,14 @@
 """`smallcnn study`: the core's architecture study on a dataset, with its table, chart and files.
 
-The study itself (entries, budget, ranking on validation) is the core's `study.run_study`. Here the
-data is loaded with its identity, the chosen entry -- the best by validation accuracy -- and the
-spec-adapted model are each tested once, and study.md / study.csv / study.json / study.png are
-written. Every output says whether the data was the official dataset.
+The entries and the training of each are the core's (`study.STUDY`, `study.train_entry`); added here are
+a time budget (an entry whose estimated cost would overrun it is listed as skipped; the ALWAYS entries
+train whatever it says), the data loaded with its identity, one test evaluation each for the chosen entry
+-- the best by validation accuracy -- and the spec-adapted model, and study.md / study.csv / study.json /
+study.png. Every output says whether the data was the official dataset.
 
 With `jobs` > 1 the entries train concurrently in worker processes, each with its share of the
-threads: the workers read the parent's split from shared memory and train each entry exactly as the
-sequential study would on that many threads (`study.study_entry`), so each entry's result equals the
+threads: the workers read the parent's images from shared memory and train each entry exactly as the
+sequential study would on that many threads (`study_entry`), so each entry's result equals the
 sequential study's with the same threads per entry.
 """
 
@@ -17,20 +18,24 @@ import signal
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
 import torch.multiprocessing
-from torch import nn
+from torch.utils.data import Subset
 
 from smallcnn import datastore, distributed
-from smallcnn.core.data import make_splits
+from smallcnn.core.data import EVAL_BATCH_SIZE, TensorLoader, split_train_val
+from smallcnn.core.models import build_model, count_parameters
 from smallcnn.core.plots import plot_study
-from smallcnn.core.study import ALWAYS, STUDY, chosen_entry, compare_with_spec, run_study, study_entry
-from smallcnn.core.train import evaluate
+from smallcnn.core.study import STUDY, chosen_entry, entry_loader, study_rows, train_entry
+from smallcnn.core.train import evaluate, make_training
 from smallcnn.files import SmallCNNError, check_writable, csv_text, write_json, write_text
 from smallcnn.runs import RunConfig, save_figure
+
+# Trained whatever the budget: a plain three-block CNN of the kind published results put well above 30% (see 7(b)).
+ALWAYS = ("wide-bn",)
 
 
 def select_entries(names: list[str] | None = None) -> list[str]:
@@ -50,14 +55,15 @@ def study_title(data) -> str:
     return f"Architecture study on NOT the official {title} (generated test data / checksums differ)"
 
 
-def test_once(rows: list[dict], trained: dict, splits) -> str | None:
+def test_once(rows: list[dict], trained: dict, test_loader, device) -> str | None:
     """Test accuracy of the chosen entry and of the spec-adapted model: one evaluation each, after choosing."""
-    chosen = chosen_entry(rows)
+    ran = [row for row in rows if row["val_accuracy"] is not None]
+    chosen = chosen_entry(ran) if ran else None
     for row in rows:
         row["test_accuracy"] = None
         if row["entry"] in {chosen, "spec"} and row["entry"] in trained:
-            model, _ = trained[row["entry"]]
-            row["test_accuracy"] = evaluate(model, splits.test_x, splits.test_y, nn.CrossEntropyLoss())[1]
+            model = trained[row["entry"]][0]
+            row["test_accuracy"] = evaluate(model, test_loader, torch.nn.CrossEntropyLoss(), device)[1]
     return chosen
 
 
@@ -106,31 +112,111 @@ def write_study_outputs(out: Path, rows: list[dict], data, chosen: str | None, s
     save_figure(plot_study(rows, study_title(data)), out / "study.png")
 
 
-def load_splits(base: RunConfig, device: torch.device, data_dir, allow_unofficial: bool) -> tuple:
-    """(dataset, splits on the device, model shape) for the study's configuration."""
+@dataclass
+class StudyData:
+    """What every entry trains and is judged on: the loaders on the device and the models' shape."""
+    train_loader: TensorLoader
+    val_loader: TensorLoader
+    test_loader: TensorLoader
+    shape: tuple                # (channels, image size, classes)
+
+
+def load_study_data(base: RunConfig, device: torch.device, data_dir, allow_unofficial: bool) -> tuple:
+    """(dataset, StudyData) for the study's configuration: the split and loaders the notebook makes."""
     data = datastore.load_dataset(base.dataset, data_dir, allow_unofficial=allow_unofficial)
-    splits = make_splits(data.train_images, data.train_labels, data.test_images, data.test_labels,
-                         base.val_fraction, base.seed, base.subset, device)
-    return data, splits, (data.train_images.shape[1], data.train_images.shape[2], len(data.classes))
+    train_ds, val_ds = split_train_val(data.train, base.val_fraction, base.seed)
+    if base.subset:
+        train_ds = Subset(train_ds, range(min(base.subset, len(train_ds))))
+    loaders = [TensorLoader(train_ds, base.batch_size, device, shuffle=True, augment=base.augment, seed=base.seed),
+               TensorLoader(val_ds, EVAL_BATCH_SIZE, device), TensorLoader(data.test, EVAL_BATCH_SIZE, device)]
+    return data, StudyData(*loaders, (*data.train_images.shape[1:3], len(data.classes)))
+
+
+def wait_for(device: torch.device) -> None:
+    """Wait until a GPU has finished its queued work: it runs kernels asynchronously, after the call returns."""
+    if device.type != "cpu":  # torch.accelerator covers every GPU kind alike (CUDA, Apple's MPS)
+        torch.accelerator.synchronize(device)
+
+
+def estimate_seconds(name: str, study: StudyData, base: RunConfig, steps: int = 3) -> float:
+    """Seconds the entry's whole run should take, from a few timed training steps of its model (after an
+    untimed first one); evaluating costs about a third of training on as many images (no backward pass)."""
+    variant, changes, _ = STUDY[name]
+    recipe = replace(base, **changes)
+    device = study.train_loader.labels.device
+    torch.manual_seed(recipe.seed)
+    model = build_model(variant, *study.shape).to(device, memory_format=torch.channels_last).train()
+    criterion, optimizer, _ = make_training(model, recipe, 1)
+    images, labels = next(iter(entry_loader(study.train_loader, recipe)))
+
+    def step():
+        loss = criterion(model(images), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    step()
+    wait_for(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    wait_for(device)
+    per_image = (time.perf_counter() - start) / (steps * len(labels))
+    return recipe.epochs * per_image * (len(study.train_loader.labels) + len(study.val_loader.labels) / 3)
+
+
+def study_entry(name: str, study: StudyData, base: RunConfig, seconds_left: float, trained: dict) -> dict:
+    """One entry's table row; trains it into `trained` unless it would not fit in seconds_left."""
+    variant, changes, change = STUDY[name]
+    torch.manual_seed(base.seed)
+    params = count_parameters(build_model(variant, *study.shape))
+    row = {"entry": name, "change": change, "params": params, "status": "ran", "val_accuracy": None,
+           "seconds": None, "epochs": replace(base, **changes).epochs, "val_delta_points": None}
+    if name not in trained:
+        estimate = estimate_seconds(name, study, base)
+        if estimate > seconds_left:
+            return {**row, "status": f"skipped: needs about {estimate:.0f} s, {max(seconds_left, 0):.0f} s left"}
+        device = study.train_loader.labels.device
+        trained[name] = train_entry(name, study.train_loader, study.val_loader, base, device, study.shape)
+    return {**row, **study_rows({name: trained[name]})[0]}
+
+
+def compare_with_spec(rows: list[dict], trained: dict) -> list[dict]:
+    """Each row that ran with its change in validation accuracy against the spec-adapted model, in points."""
+    deltas = {row["entry"]: row["val_delta_points"] for row in study_rows(trained)} if "spec" in trained else {}
+    return [{**row, "val_delta_points": deltas.get(row["entry"])} for row in rows]
+
+
+def run_study(names: list[str], study: StudyData, base: RunConfig, budget_seconds: float) -> tuple[list, dict]:
+    """Train every entry that fits the remaining budget; returns (table rows, {name: (model, history)}).
+
+    The entries in ALWAYS are trained first and do not count against the budget.
+    """
+    trained = {}
+    always = {name: study_entry(name, study, base, math.inf, trained) for name in names if name in ALWAYS}
+    start = time.perf_counter()  # one entry after the other, each given the budget that is left when it starts
+    rows = [always.get(name) or study_entry(name, study, base, budget_seconds - (time.perf_counter() - start),
+                                            trained) for name in names]
+    return compare_with_spec(rows, trained), trained
 
 
 _worker = {}  # what a worker process keeps between entries: its split, model shape, configuration, deadline
 
 
-def start_worker(splits, shape: tuple, base: RunConfig, threads: int, budget_seconds: float) -> None:
-    """Runs once in each worker process: its share of the threads; the split arrives in shared memory.
+def start_worker(study: StudyData, base: RunConfig, threads: int, budget_seconds: float) -> None:
+    """Runs once in each worker process: its share of the threads; the images arrive in shared memory.
 
     Its budget clock starts now, once it is ready, as the sequential study's starts after loading the data.
     """
     torch.set_num_threads(threads)
-    _worker.update(splits=splits, shape=shape, base=base, deadline=time.monotonic() + budget_seconds)
+    _worker.update(study=study, base=base, deadline=time.monotonic() + budget_seconds)
 
 
 def train_in_worker(name: str) -> tuple[dict, bytes | None]:
-    """One entry in a worker: its row, and its trained (model, TrainState) as bytes (None when skipped)."""
+    """One entry in a worker: its row, and its trained (model, history) as bytes (None when skipped)."""
     trained = {}
     seconds_left = math.inf if name in ALWAYS else _worker["deadline"] - time.monotonic()  # as run_study does
-    row = study_entry(name, _worker["splits"], _worker["base"], _worker["shape"], seconds_left, trained)
+    row = study_entry(name, _worker["study"], _worker["base"], seconds_left, trained)
     if name not in trained:
         return row, None
     buffer = io.BytesIO()
@@ -161,9 +247,9 @@ def stop_workers(executor: ProcessPoolExecutor) -> None:
     executor.shutdown(cancel_futures=True)
 
 
-def run_study_in_parallel(names: list[str], splits, base: RunConfig, shape: tuple, budget_seconds: float, jobs: int,
+def run_study_in_parallel(names: list[str], study: StudyData, base: RunConfig, budget_seconds: float, jobs: int,
                           threads: int, log) -> tuple[list[dict], dict]:
-    """The study's entries on `jobs` worker processes in study order; returns (rows, {name: (model, state)}).
+    """The study's entries on `jobs` worker processes in study order; returns (rows, {name: (model, history)}).
 
     Each worker skips an entry whose estimated cost would overrun its budget, as the sequential study does.
     A worker that dies (killed, out of memory) ends the study with an error, never a wait.
@@ -171,7 +257,7 @@ def run_study_in_parallel(names: list[str], splits, base: RunConfig, shape: tupl
     # "spawn" starts a fresh interpreter (no thread pools or CUDA state forked half-way); torch's context
     # passes tensors through shared memory (CUDA ones by handle), so the workers share one copy of the split.
     executor = ProcessPoolExecutor(jobs, torch.multiprocessing.get_context("spawn"), initializer=start_worker,
-                                   initargs=(splits, shape, base, threads, budget_seconds))
+                                   initargs=(study, base, threads, budget_seconds))
     previous = signal.signal(signal.SIGTERM, interrupt)  # `kill` or `timeout` must not orphan the workers
     rows, trained = [], {}
     try:
@@ -179,7 +265,7 @@ def run_study_in_parallel(names: list[str], splits, base: RunConfig, shape: tupl
             log_row(row, log)
             rows.append(row)
             if saved is not None:  # our own worker's pickle, so weights_only=False is safe here
-                trained[row["entry"]] = torch.load(io.BytesIO(saved), map_location=splits.train_x.device,
+                trained[row["entry"]] = torch.load(io.BytesIO(saved), map_location=study.train_loader.labels.device,
                                                    weights_only=False)
         executor.shutdown()  # the workers exit on their own, releasing the shared split
     except BrokenProcessPool:
@@ -188,7 +274,7 @@ def run_study_in_parallel(names: list[str], splits, base: RunConfig, shape: tupl
     finally:
         stop_workers(executor)
         signal.signal(signal.SIGTERM, previous)
-    return compare_with_spec(rows), trained
+    return compare_with_spec(rows, trained), trained
 
 
 def run_study_command(out_dir, base: RunConfig, device: torch.device, names: list[str] | None = None,
@@ -206,7 +292,7 @@ def run_study_command(out_dir, base: RunConfig, device: torch.device, names: lis
     names = select_entries(names)
     names = names if "spec" in names else ["spec", *names]  # every delta is measured against spec
     out = check_writable(out_dir)  # before any data is loaded or anything trained
-    data, splits, shape = load_splits(base, device, data_dir, allow_unofficial)
+    data, study = load_study_data(base, device, data_dir, allow_unofficial)
     jobs = min(jobs, len(names))  # a worker without an entry would only hold threads and memory
     available = torch.get_num_threads()  # the threads torch was given (OMP_NUM_THREADS), shared by the jobs
     threads = max(1, available // jobs)
@@ -215,12 +301,12 @@ def run_study_command(out_dir, base: RunConfig, device: torch.device, names: lis
         "each" + (f" (more entries at a time than threads: they share {plural(available, 'thread')})"
                   if jobs > available else ""))
     if jobs == 1:
-        rows, trained = run_study(names, splits, base, shape, budget_minutes * 60)
+        rows, trained = run_study(names, study, base, budget_minutes * 60)
         for row in rows:
             log_row(row, log)
     else:
-        rows, trained = run_study_in_parallel(names, splits, base, shape, budget_minutes * 60, jobs, threads, log)
-    chosen = test_once(rows, trained, splits)
+        rows, trained = run_study_in_parallel(names, study, base, budget_minutes * 60, jobs, threads, log)
+    chosen = test_once(rows, trained, study.test_loader, device)
     out.mkdir(parents=True, exist_ok=True)
     write_study_outputs(out, rows, data, chosen, {"config": asdict(base), "device": str(device), "jobs": jobs,
                                                   "threads_per_entry": threads})

@@ -1,59 +1,107 @@
-"""Data: torchvision datasets to normalised in-memory tensors, and the random validation split.
+"""Data: a torchvision dataset as two tensors on the device, and batches sliced from them.
 
-These datasets are small enough to keep whole in memory (Fashion-MNIST's training images are 47 MB as
-bytes), so each split becomes one float tensor and a training batch is a slice of it: no DataLoader
-and no per-image Python, which is most of what makes training fast on a CPU.
+The datasets here are small enough to keep whole in memory (Fashion-MNIST's 60,000 training images are
+47 MB as bytes), so each split becomes one normalised float tensor and a training batch is a slice of
+it: no per-image transform and no DataLoader worker, which is most of what makes training fast on a CPU.
+The numbers are exactly those the dataset's own transform (ToTensor, then Normalize) gives image by image.
 """
 
-from types import SimpleNamespace
+import math
 
 import torch
-import torchvision
-from torch import Tensor
+from torch import Tensor, nn
+from torch.utils.data import Subset, random_split
+from torchvision import transforms
 
-# The torchvision dataset class of each dataset this project trains on.
-DATASET_CLASSES = {
-    "fashion-mnist": torchvision.datasets.FashionMNIST,
-    "cifar10": torchvision.datasets.CIFAR10,
-    "cifar100": torchvision.datasets.CIFAR100,
-}
+AUGMENTATIONS = ("none", "flip", "crop-flip")
+EVAL_BATCH_SIZE = 1000  # validation and test batches: no gradients are kept, so large ones cost little
 
 
-def load_split(dataset_class: type, root, train: bool, download: bool = False) -> tuple:
-    """One split of a torchvision dataset as (uint8 images N x C x H x W, int64 labels, class names)."""
-    dataset = dataset_class(root, train=train, download=download)
-    images = torch.as_tensor(dataset.data)
-    # Fashion-MNIST stores N x H x W (one grey channel), CIFAR N x H x W x C: both become N x C x H x W.
+def to_tensors(dataset) -> tuple[Tensor, Tensor]:
+    """(images N x C x H x W, labels) of a torchvision dataset or of a part random_split made of one:
+    what its transform gives image by image, computed for all images at once."""
+    indices = None
+    while isinstance(dataset, Subset):  # random_split's parts keep the whole dataset and their indices
+        indices = dataset.indices if indices is None else [dataset.indices[i] for i in indices]
+        dataset = dataset.dataset
+    images = torch.as_tensor(dataset.data)  # uint8: N x H x W (Fashion-MNIST) or N x H x W x C (CIFAR)
     images = images.unsqueeze(1) if images.ndim == 3 else images.permute(0, 3, 1, 2)
-    return images.contiguous(), torch.as_tensor(dataset.targets, dtype=torch.long), list(dataset.classes)
+    labels = torch.as_tensor(dataset.targets, dtype=torch.long)
+    if indices is not None:
+        images, labels = images[indices], labels[indices]
+    return normalise(images, dataset.transform), labels
 
 
-def random_split(n: int, val_fraction: float, seed: int) -> tuple[Tensor, Tensor]:
-    """(training indices, validation indices): a seeded random permutation of 0..n-1, cut in two."""
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    n_val = round(n * val_fraction)
-    return order[n_val:], order[:n_val]
+def normalise(images: Tensor, transform: transforms.Compose) -> Tensor:
+    """Bytes to what ToTensor then Normalize make of them: values in [0, 1], then (x - mean) / std."""
+    steps = [type(step) for step in transform.transforms]
+    if steps != [transforms.ToTensor, transforms.Normalize]:
+        raise ValueError(f"the transform must be ToTensor then Normalize, not {[s.__name__ for s in steps]}; "
+                         f"random crops and flips are the loader's augment option")
+    normalize = transform.transforms[1]
+    mean = torch.tensor(normalize.mean).view(1, -1, 1, 1)
+    std = torch.tensor(normalize.std).view(1, -1, 1, 1)
+    return (images.float() / 255 - mean) / std
 
 
-def make_splits(train_images: Tensor, train_labels: Tensor, test_images: Tensor, test_labels: Tensor,
-                val_fraction: float = 0.1, seed: int = 0, subset: int = 0, device="cpu") -> SimpleNamespace:
-    """Split off a random validation set and normalise every split with the training split's statistics
-    (so validation and test images stay unseen); subset > 0 keeps that many training images (quick runs).
-    Returns the images (train_x, val_x, test_x) on `device`, their labels (train_y, ...), the mean and std."""
-    train_idx, val_idx = random_split(len(train_labels), val_fraction, seed)
-    if subset:
-        train_idx = train_idx[:subset]
-    train = train_images[train_idx].float() / 255
-    mean = train.mean(dim=(0, 2, 3), keepdim=True)  # one value per colour channel
-    std = train.std(dim=(0, 2, 3), keepdim=True)
+def augment(images: Tensor, kind: str, generator: torch.Generator) -> Tensor:
+    """Random crop (reflect-pad 4, cut back to size) and/or horizontal flip, one draw per image."""
+    if kind not in AUGMENTATIONS:
+        raise ValueError(f"unknown augmentation {kind!r}; choose from {', '.join(AUGMENTATIONS)}")
+    n, _, h, w = images.shape
+    device = images.device
+    if kind == "crop-flip":
+        padded = nn.functional.pad(images, (4, 4, 4, 4), mode="reflect")
+        # The draws come from the CPU generator; a GPU receives them without waiting.
+        dy, dx = (torch.randint(0, 9, (n,), generator=generator).to(device, non_blocking=True)
+                  for _ in range(2))
+        # One gather for the whole batch: each image's rows and columns start at its own offset.
+        rows = (dy[:, None] + torch.arange(h, device=device))[:, :, None]
+        cols = (dx[:, None] + torch.arange(w, device=device))[:, None, :]
+        batch = torch.arange(n, device=device)[:, None, None]
+        images = padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
+    if kind in ("flip", "crop-flip"):
+        flip = (torch.rand(n, generator=generator) < 0.5).to(device, non_blocking=True)
+        images = torch.where(flip[:, None, None, None], images.flip(-1), images)
+    return images
 
-    def normalise(images: Tensor) -> Tensor:
-        """Bytes to floats with mean 0 and standard deviation 1 on the training split."""
-        x = (images.float() / 255 - mean) / std
-        # channels_last keeps each pixel's channels together, the layout the CPU's fastest convolutions use.
-        return x.contiguous(memory_format=torch.channels_last).to(device)
 
-    return SimpleNamespace(train_x=normalise(train_images[train_idx]), train_y=train_labels[train_idx].to(device),
-                           val_x=normalise(train_images[val_idx]), val_y=train_labels[val_idx].to(device),
-                           test_x=normalise(test_images), test_y=test_labels.to(device),
-                           mean=mean.flatten().tolist(), std=std.flatten().tolist())
+class TensorLoader:
+    """Batches of (images, labels), as a DataLoader gives them, sliced from two tensors on the device.
+
+    With shuffle=True every pass visits the images in a new random order drawn from its own seeded
+    generator, which also draws the random crops and flips of `augment` ("none", "flip", "crop-flip").
+    """
+
+    def __init__(self, dataset, batch_size: int, device, shuffle: bool = False, augment: str = "none",
+                 seed: int = 0):
+        images, self.labels = to_tensors(dataset)
+        # channels_last keeps each pixel's channels together: the layout of the CPU's fastest convolutions.
+        self.images = images.contiguous(memory_format=torch.channels_last).to(device)
+        self.labels = self.labels.to(device)
+        self.batch_size, self.shuffle, self.augment = batch_size, shuffle, augment
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        """The number of batches in one pass."""
+        return math.ceil(len(self.labels) / self.batch_size)
+
+    def __iter__(self):
+        n = len(self.labels)
+        order = torch.randperm(n, generator=self.generator).to(self.labels.device) if self.shuffle else None
+        for start in range(0, n, self.batch_size):
+            if order is None:
+                images = self.images[start:start + self.batch_size]
+                labels = self.labels[start:start + self.batch_size]
+            else:
+                batch = order[start:start + self.batch_size]
+                images, labels = self.images[batch], self.labels[batch]
+            if self.augment != "none":
+                images = augment(images, self.augment, self.generator)
+            yield images, labels
+
+
+def split_train_val(dataset, val_fraction: float, seed: int) -> list:
+    """[training part, validation part] of a dataset, by torch's random_split: the same split every run."""
+    n_val = round(len(dataset) * val_fraction)
+    return random_split(dataset, [len(dataset) - n_val, n_val], generator=torch.Generator().manual_seed(seed))

@@ -9,24 +9,30 @@ documented few), so nothing that changes the function is ever applied to the spe
 from torch import Tensor, nn
 
 
+# Define the network architecture
 class SmallCNN(nn.Module):
     """The assignment's network, left to right: three blocks of Conv 3x3 -> ReLU -> MaxPool 2, then Linear.
-    The defaults fit Fashion-MNIST; Part 2 changes only in_channels, image_size and num_classes."""
+    The defaults fit Fashion-MNIST; adapted to CIFAR-100, only in_channels, image_size and num_classes change.
+    """
 
     def __init__(self, in_channels: int = 1, image_size: int = 28, num_classes: int = 10):
+        # CODE HERE
+        # Define the convolutional layers, pooling layers...
+        # Padding 1 keeps the image size through each convolution; each pooling step halves it.
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 10, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # Conv_10
             nn.Conv2d(10, 5, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),            # Conv_5
             nn.Conv2d(5, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),            # Conv_16
-            nn.Flatten())
-        # Padding 1 keeps the side through each convolution, each pooling halves it: 28 -> 14 -> 7 -> 3.
-        side = image_size // 2 // 2 // 2
-        self.classifier = nn.Linear(16 * side * side, num_classes)  # FC: one logit per class
+        )
+        side = image_size // 2 // 2 // 2  # 28 -> 14 -> 7 -> 3 (32 -> 16 -> 8 -> 4 on CIFAR-100)
+        self.fc = nn.Linear(16 * side * side, num_classes)  # FC: one logit per class
 
     def forward(self, x: Tensor) -> Tensor:
-        """Logits (one score per class) for a batch of images."""
-        return self.classifier(self.features(x))
+        # CODE HERE
+        # Implement the forward pass. Return the final output.
+        out = self.fc(self.features(x).flatten(1))
+        return out
 
 
 class StudyCNN(nn.Module):
@@ -47,15 +53,14 @@ class StudyCNN(nn.Module):
         if global_pool:
             layers.append(nn.AdaptiveAvgPool2d(1))
             side = 1
-        layers.append(nn.Flatten())
         if dropout:
             layers.append(nn.Dropout(dropout))
         self.features = nn.Sequential(*layers)
-        self.classifier = nn.Linear(channels * side * side, num_classes)
+        self.fc = nn.Linear(channels * side * side, num_classes)
 
     def forward(self, x: Tensor) -> Tensor:
         """Logits (one score per class) for a batch of images."""
-        return self.classifier(self.features(x))
+        return self.fc(self.features(x).flatten(1))
 
 
 # Each variant changes one thing against the spec model ("spec": the assignment's network).

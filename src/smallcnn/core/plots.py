@@ -1,68 +1,45 @@
 """Plots: example images, loss curves, the confusion matrix, the Table 3 chart and the study chart.
 
-Every function returns a matplotlib Figure and reads its numbers from the results it is given.
+Each reads its numbers from the results it is given; plot_losses draws on the current figure (so that the
+notebook's own plt.legend(), plt.grid() and plt.show() finish it), the others return a Figure.
 """
 
 import math
 
 import matplotlib.pyplot as plt
 import torch
-from torch import Tensor
+
+from smallcnn.core.metrics import class_rates
 
 
-def show_examples(images: Tensor, labels: Tensor, classes: list, per_class: int = 8, max_classes=10) -> plt.Figure:
-    """A grid of example images: one row per class (the first max_classes classes), per_class columns."""
-    fig, axes = plt.subplots(min(len(classes), max_classes), per_class, figsize=(per_class * 0.9, max_classes))
+def show_examples(dataset, per_class: int = 8, max_classes: int = 10) -> plt.Figure:
+    """A grid of a torchvision dataset's images as stored: one row per class (the first max_classes
+    classes), per_class columns."""
+    images = torch.as_tensor(dataset.data)  # uint8: N x H x W (grey) or N x H x W x 3 (colour)
+    labels = torch.as_tensor(dataset.targets)
+    rows = min(len(dataset.classes), max_classes)
+    fig, axes = plt.subplots(rows, per_class, figsize=(per_class * 0.9, rows))
     for c, row in enumerate(axes):
         for ax, i in zip(row, torch.nonzero(labels == c).flatten()[:per_class]):
-            image = images[i].permute(1, 2, 0).squeeze().numpy()  # (C,H,W) -> (H,W,C); grey images lose C
-            ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
-        row[0].set_ylabel(classes[c], rotation=0, ha="right", va="center", fontsize=8)
+            ax.imshow(images[i].numpy(), cmap="gray" if images.ndim == 3 else None)
+        row[0].set_ylabel(dataset.classes[c], rotation=0, ha="right", va="center", fontsize=8)
     plt.setp(axes, xticks=[], yticks=[])
     fig.tight_layout()
     return fig
 
 
-def plot_curves(history: list[dict], title: str = "") -> plt.Figure:
-    """Training and validation loss (left) and accuracy (right) after every epoch."""
-    epochs = [row["epoch"] for row in history]
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.6))
-    # The training figures are averages over each epoch (while the weights changed); the validation
-    # figures are measured after it, so early on validation can look better than training.
-    for split, name in (("train", "training"), ("val", "validation")):
-        loss_ax.plot(epochs, [row[f"{split}_loss"] for row in history], "o-", ms=3, label=name)
-        acc_ax.plot(epochs, [100 * row[f"{split}_accuracy"] for row in history], "o-", ms=3, label=name)
-    loss_ax.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
-    acc_ax.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
-    loss_ax.legend()
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-
-def confusion_matrix(labels: Tensor, predictions: Tensor, num_classes: int) -> Tensor:
-    """counts[true class, predicted class], from one bincount over the pairs."""
-    pairs = labels.cpu() * num_classes + predictions.cpu()
-    return torch.bincount(pairs, minlength=num_classes ** 2).reshape(num_classes, num_classes)
-
-
-def class_rates(matrix: Tensor) -> Tensor:
-    """The confusion matrix with each row divided by its total: what each true class is predicted as."""
-    return matrix.float() / matrix.sum(dim=1, keepdim=True).clamp(min=1)
-
-
-def print_mistakes(matrix: Tensor, classes: list, count: int = 3) -> tuple[dict, list]:
-    """Print the accuracy on each class, worst first, then the `count` most frequent mistakes; returns
-    ({class: accuracy}, [[true class, predicted class, fraction of the true class], ...])."""
-    rates = class_rates(matrix)
-    for name, value in sorted(zip(classes, rates.diagonal().tolist()), key=lambda item: item[1]):
-        print(f"{name:<14} {value:.2%}")
-    largest = torch.topk((rates - torch.diag(rates.diagonal())).flatten(), count)  # right answers left out
-    pairs = [[classes[i // len(classes)], classes[i % len(classes)], rate]
-             for rate, i in zip(largest.values.tolist(), largest.indices.tolist())]
-    for true, predicted, rate in pairs:
-        print(f"{rate:.2%} of the {true} images are predicted as {predicted}")
-    return dict(zip(classes, rates.diagonal().tolist())), pairs
+def plot_losses(train_losses: list, val_losses: list, title: str = "") -> None:
+    """Training and validation loss after every epoch, on the current figure (a log scale, so that the
+    first epoch's high loss does not squash the later ones)."""
+    epochs = range(1, len(train_losses) + 1)
+    # The training loss is the mean over each epoch, while the weights changed; the validation loss is
+    # measured after it, so early on the validation loss can be the lower one.
+    plt.plot(epochs, train_losses, "o-", ms=3, label="training loss")
+    plt.plot(epochs, val_losses, "o-", ms=3, label="validation loss")
+    plt.yscale("log")
+    plt.xlabel("epoch")
+    plt.ylabel("cross-entropy loss (log scale)")
+    plt.title(title)
 
 
 def plot_confusion(matrix, classes: list) -> plt.Figure:
@@ -77,14 +54,6 @@ def plot_confusion(matrix, classes: list) -> plt.Figure:
         ax.set_yticks(range(len(classes)), classes)
     fig.tight_layout()
     return fig
-
-
-def summarise_curves(history: list[dict]) -> None:
-    """Print the numbers behind the curves: the last epoch (the weights that are tested) and the best one."""
-    last, best = history[-1], max(history, key=lambda row: row["val_accuracy"])
-    print(f"last epoch: training loss {last['train_loss']:.4f}, validation loss {last['val_loss']:.4f}; "
-          f"training accuracy {last['train_accuracy']:.2%}, validation accuracy {last['val_accuracy']:.2%}")
-    print(f"best validation accuracy {best['val_accuracy']:.2%} in epoch {best['epoch']}")
 
 
 def plot_comparison(rows: list[dict], title: str, shown_points: float = 10) -> plt.Figure:

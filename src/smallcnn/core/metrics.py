@@ -1,0 +1,41 @@
+"""Metrics beyond the accuracy: the predictions on a whole split, the confusion matrix, per-class accuracy."""
+
+import torch
+from torch import Tensor
+
+
+@torch.no_grad()
+def predict(model, dataloader, device) -> tuple[Tensor, Tensor]:
+    """(predicted classes, true labels) of every image of the loader, on the CPU."""
+    model.eval()
+    predicted, true = [], []
+    for images, labels in dataloader:
+        predicted.append(model(images.to(device)).argmax(dim=1).cpu())
+        true.append(labels.cpu())
+    return torch.cat(predicted), torch.cat(true)
+
+
+def confusion_matrix(labels: Tensor, predictions: Tensor, num_classes: int) -> Tensor:
+    """counts[true class, predicted class], from one bincount over the pairs."""
+    pairs = labels.cpu() * num_classes + predictions.cpu()
+    return torch.bincount(pairs, minlength=num_classes ** 2).reshape(num_classes, num_classes)
+
+
+def class_rates(matrix: Tensor) -> Tensor:
+    """The confusion matrix with each row divided by its total: what each true class is predicted as."""
+    matrix = torch.as_tensor(matrix)
+    return matrix.float() / matrix.sum(dim=1, keepdim=True).clamp(min=1)
+
+
+def print_mistakes(matrix: Tensor, classes: list, count: int = 3) -> tuple[dict, list]:
+    """Print the accuracy on each class, worst first, then the `count` most frequent mistakes; returns
+    ({class: accuracy}, [[true class, predicted class, fraction of the true class], ...])."""
+    rates = class_rates(matrix)
+    for name, value in sorted(zip(classes, rates.diagonal().tolist()), key=lambda item: item[1]):
+        print(f"{name:<14} {value:.2%}")
+    largest = torch.topk((rates - torch.diag(rates.diagonal())).flatten(), count)  # right answers left out
+    pairs = [[classes[i // len(classes)], classes[i % len(classes)], rate]
+             for rate, i in zip(largest.values.tolist(), largest.indices.tolist())]
+    for true, predicted, rate in pairs:
+        print(f"{rate:.2%} of the {true} images are predicted as {predicted}")
+    return dict(zip(classes, rates.diagonal().tolist())), pairs
