@@ -100,7 +100,7 @@ def core_imports(already: set[str]) -> list[str]:
 def quick_edits() -> dict[str, str]:
     """What the quick build changes in the template's text: fewer epochs and training images."""
     split = "train_ds, val_ds = split_train_val(train_full, recipe.val_fraction, recipe.seed)"
-    edits = {split: f"{split}\ntrain_ds = Subset(train_ds, range({QUICK['subset']}))  # the quick build"}
+    edits = {split: f"{split}\ntrain_ds = Subset(train_ds, range(min(len(train_ds), {QUICK['subset']})))  # quick"}
     for name in ("fashion-mnist", "cifar100"):
         edits[f'recipe = RECIPES["{name}"]'] = f'recipe = replace(RECIPES["{name}"], epochs={QUICK["epochs"]})'
     return edits
@@ -209,7 +209,11 @@ def run_cells(client, nb, indices) -> None:
 def probe(client, code: str) -> str:
     """Run code in the kernel outside the notebook (no execution count); returns what it printed."""
     cell = nbformat.v4.new_code_cell(code)
-    client.execute_cell(cell, -1, store_history=False)
+    notebook, client.nb = client.nb, nbformat.v4.new_notebook(cells=[cell])  # nbclient stores the cell in it
+    try:
+        client.execute_cell(cell, 0, store_history=False)
+    finally:
+        client.nb = notebook
     return "".join(output.get("text", "") for output in cell.outputs if output.output_type == "stream")
 
 

@@ -142,9 +142,14 @@ def human_report(report: Report) -> str:
     return "\n".join(lines)
 
 
+SHORT_LABELS = {"discussion": "disc", "structure": "struct", "disclosure": "discl", "execution": "exec",
+                "libraries": "libs", "python": "py"}
+
+
 def short_label(item: str) -> str:
     """A table column's label: "1.data" for p1.data, "discl" for disclosure."""
-    return item[1:].replace("discussion", "disc") if item.startswith("p") else item[:6]
+    part, _, name = item.rpartition(".")
+    return f"{part[1:]}.{SHORT_LABELS.get(name, name)}" if part else SHORT_LABELS[name]
 
 
 def table(reports: list[Report]) -> str:

@@ -142,7 +142,8 @@ def check_loss(part: int, layout: Layout) -> Finding:
 def check_loop(part: int, layout: Layout) -> Finding:
     """train_one_epoch steps the optimizer, evaluate does not, both return their loss, both losses are kept."""
     cells = layout.item_cells(part, "loop")
-    parsed, flags = trees(cells + [c for c in layout.part_cells(part) if c not in cells])
+    parsed, flags = trees(cells)
+    parsed += trees([cell for cell in layout.part_cells(part) if cell not in cells])[0]  # helpers defined elsewhere
     functions = {node.name: node for tree in parsed for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
     unknowns, notes = [], []
     train, evaluate = functions.get("train_one_epoch"), functions.get("evaluate")
@@ -179,11 +180,11 @@ def check_loop(part: int, layout: Layout) -> Finding:
 def check_run(part: int, layout: Layout) -> Finding:
     """At least 15 epochs, from `epochs = N` and from the epochs the outputs show."""
     cells = layout.item_cells(part, "run")
-    setting = find_line(cells, r"^\s*(epochs|EPOCHS|num_epochs|n_epochs|NUM_EPOCHS)\s*=\s*\S")
+    setting = find_line(cells, r"^\s*(epochs|EPOCHS|num_epochs|n_epochs|NUM_EPOCHS)\s*=")
     value = value_of(ast.parse(setting[1]).body[0].value, {}) if setting and simple(setting[1]) else None
     shown = [int(m[1]) for cell in code(cells) for m in re.finditer(r"\bepoch\s*[:#]?\s*\[?\s*(\d+)", cell.text_output,
                                                                      re.IGNORECASE)]
-    flags = []
+    flags = [f"{quote(setting)}: the number of epochs is not set"] if setting and setting[1].endswith("=") else []
     if isinstance(value, int) and value < MIN_EPOCHS:
         flags.append(f"{quote(setting)}: {value} epochs where the assignment asks for at least {MIN_EPOCHS}")
     if shown and max(shown) < MIN_EPOCHS:

@@ -179,8 +179,8 @@ def check_structure(layout: Layout) -> Finding:
 
 
 def added_cells(layout: Layout) -> tuple[list[str], list[str]]:
-    """(flags, notes) for the cells that are no starter cell; blank ones and a disclosure cell at the top are
-    harmless."""
+    """(flags, notes) for the cells that are no starter cell; a blank one is harmless, and so is one holding the
+    AI disclosure (whose place the disclosure item judges)."""
     flags, notes = [], []
     known = {j: i for i, j in {**layout.pairs, **layout.moved}.items()}
     after = None
@@ -191,8 +191,9 @@ def added_cells(layout: Layout) -> tuple[list[str], list[str]]:
         place = f"added after {label(after)}" if after is not None else "added before the Part 1 heading"
         if cell.blank:
             notes.append(f"cell {cell.index}: a blank {cell.kind} cell {place} (not flagged)")
-        elif after is None and cell.kind == "markdown" and DISCLOSURE_WORDS.search(cell.source):
-            notes.append(f"{cell.quote(cell.first_line())}: the AI disclosure in its own cell, {place}")
+        elif cell.kind == "markdown" and DISCLOSURE_WORDS.search(cell.source):
+            notes.append(f"{cell.quote(cell.first_line())}: the AI disclosure in a cell of its own, {place} "
+                         "(not flagged here)")
         else:
             flags.append(f"{cell.quote(cell.first_line())}: a {cell.kind} cell {place}")
     return flags, notes

@@ -47,46 +47,48 @@ def disclosure_line(cell: Cell) -> str:
 # --- execution -------------------------------------------------------------------------------------
 
 def check_execution(layout: Layout) -> Finding:
-    """Every code cell executed once, in order, without errors, and each test accuracy from the model trained
-    just above it. A Part 2 that never ran makes the item "cannot tell", not a flag."""
+    """Every code cell executed, in order, without errors, and each test accuracy from the model trained just
+    above it. A Part 2 that never ran makes the item "cannot tell", not a flag. Counts that skip numbers or do
+    not start at 1 (a cell re-run in place, Run All without a restart) are noted, not flagged."""
     part2_ran = executed(layout.part_cells(2))
     part2 = {cell.index for cell in layout.part_cells(2)}
-    cells = [cell for cell in code(layout.cells) if not cell.blank and (part2_ran or cell.index not in part2)]
+    cells = [cell for cell in code(layout.cells) if part2_ran or cell.index not in part2]
     flags = listed([f"cell {cell.index}: error output {shorten(output.error, 80)}"
                     for cell in cells for output in cell.outputs if output.kind == "error"])
     notes = [f"cell {cell.index}: {output.skipped}" for cell in layout.cells for output in cell.outputs
              if output.skipped]
-    missing = [str(cell.index) for cell in cells if cell.count is None]
+    missing = [str(cell.index) for cell in cells if cell.count is None and not cell.blank]
     if missing:
         flags.append(f"cells {', '.join(missing)} not executed: run all cells before handing in")
-    order = order_problems([cell for cell in cells if cell.count is not None])
-    flags += listed(order)
+    ran = [cell for cell in cells if cell.count is not None]
+    disorder, skips = order_problems(ran)
+    flags += listed(disorder)
+    notes += listed(skips)
     for part in (1, 2) if part2_ran else (1,):
-        flags += provenance(part, layout, bool(order))
+        flags += provenance(part, layout, bool(disorder))
+    not_run = [] if part2_ran else ["Part 2 was not executed"]
     if flags:
-        return Finding("flag", flags + notes)
-    ran = [cell.count for cell in cells if cell.count is not None]
-    summary = f"{len(ran)} code cells ran once, in order ({ran[0]}-{ran[-1]})" if ran else "no code cell ran"
-    if not part2_ran:
-        return Finding("unknown", ["Part 2 was not executed", summary] + notes)
-    return Finding("ok", [summary] + notes)
+        return Finding("flag", flags + not_run + notes)
+    summary = (f"{len(ran)} code cells ran in order ([{ran[0].count}]-[{ran[-1].count}])" if ran
+               else "no code cell ran")
+    return Finding("ok" if part2_ran else "unknown", not_run + [summary] + notes)
 
 
-def order_problems(cells: list[Cell]) -> list[str]:
-    """Execution counts that are not 1, 2, 3, ... in notebook order: cells run out of order or more than once."""
-    problems, previous = [], None
-    for cell in cells:
-        if previous is None and cell.count != 1:
-            problems.append(f"cell {cell.index}: the first execution count is [{cell.count}], not [1]: "
-                            "not one Run All from a fresh kernel")
-        elif previous is not None and cell.count <= previous.count:
-            problems.append(f"cell {cell.index} [{cell.count}] ran before cell {previous.index} [{previous.count}] "
-                            "above it: out of order")
-        elif previous is not None and cell.count != previous.count + 1:
-            problems.append(f"counts jump from [{previous.count}] (cell {previous.index}) to [{cell.count}] "
-                            f"(cell {cell.index}): cells ran more than once or outside the notebook")
-        previous = cell
-    return problems
+def order_problems(cells: list[Cell]) -> tuple[list[str], list[str]]:
+    """(flags, notes) for the execution counts in notebook order: a count lower than the one above it is a cell
+    run out of order (flagged); a first count other than 1, or a count skipping numbers, is noted."""
+    flags, notes = [], []
+    if cells and cells[0].count != 1:
+        notes.append(f"cell {cells[0].index}: counts start at [{cells[0].count}], not [1]: not one Run All from "
+                     "a fresh kernel (not flagged)")
+    for previous, cell in zip(cells, cells[1:]):
+        if cell.count <= previous.count:
+            flags.append(f"cell {cell.index} [{cell.count}] ran before cell {previous.index} [{previous.count}] "
+                         "above it: out of order")
+        elif cell.count != previous.count + 1:
+            notes.append(f"counts jump from [{previous.count}] (cell {previous.index}) to [{cell.count}] "
+                         f"(cell {cell.index}): a cell ran more than once (not flagged)")
+    return flags, notes
 
 
 def provenance(part: int, layout: Layout, out_of_order: bool) -> list[str]:
@@ -167,7 +169,7 @@ def check_libraries(cells: list[Cell]) -> Finding:
     if flags:
         return Finding("flag", flags + ([note] if note else []))
     used = sorted({module for cell in code(cells) for module, _ in imports(cell) if module in allowed})
-    return Finding("ok", [f"imports {', '.join(used) or 'nothing'}: the starter's libraries"] + ([note] if note else []))
+    return Finding("ok", [f"imports {', '.join(used) or 'nothing'}: the starter's libraries"] + [note] * bool(note))
 
 
 # --- Python ----------------------------------------------------------------------------------------
