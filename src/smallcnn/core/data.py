@@ -1,9 +1,10 @@
 """Data: a torchvision dataset as two tensors on the device, and batches sliced from them.
 
-The datasets here are small enough to keep whole in memory (Fashion-MNIST's 60,000 training images are
-47 MB as bytes), so each split becomes one normalised float tensor and a training batch is a slice of
-it: no per-image transform and no DataLoader worker, which is most of what makes training fast on a CPU.
-The numbers are exactly those the dataset's own transform (ToTensor, then Normalize) gives image by image.
+The datasets here are small enough to keep whole in memory (Fashion-MNIST's 60,000 training images
+are 47 MB as bytes), so each split becomes one normalised float tensor and a training batch is a
+slice of it: no per-image transform and no DataLoader worker, which is most of what makes training
+fast on a CPU. The numbers are exactly those the dataset's own transform (ToTensor, then Normalize)
+gives image by image.
 """
 
 import math
@@ -14,17 +15,17 @@ from torch.utils.data import Subset, random_split
 from torchvision import transforms
 
 AUGMENTATIONS = ("none", "flip", "crop-flip")
-EVAL_BATCH_SIZE = 1000  # validation and test batches: no gradients are kept, so large ones cost little
+EVAL_BATCH_SIZE = 1000  # validation and test batches: without gradients, large ones cost little
 
 
 def to_tensors(dataset) -> tuple[Tensor, Tensor]:
-    """(images N x C x H x W, labels) of a torchvision dataset or of a part random_split made of one:
-    what its transform gives image by image, computed for all images at once."""
+    """(images N x C x H x W, labels) of a torchvision dataset, or of a part that random_split made
+    of one: what its transform gives image by image, computed for all images at once."""
     indices = None
-    while isinstance(dataset, Subset):  # random_split's parts keep the whole dataset and their indices
+    while isinstance(dataset, Subset):  # random_split's parts keep the dataset and their indices
         indices = dataset.indices if indices is None else [dataset.indices[i] for i in indices]
         dataset = dataset.dataset
-    images = torch.as_tensor(dataset.data)  # uint8: N x H x W (Fashion-MNIST) or N x H x W x C (CIFAR)
+    images = torch.as_tensor(dataset.data)  # uint8: N x H x W (grey) or N x H x W x C (colour)
     images = images.unsqueeze(1) if images.ndim == 3 else images.permute(0, 3, 1, 2)
     labels = torch.as_tensor(dataset.targets, dtype=torch.long)
     if indices is not None:
@@ -33,11 +34,11 @@ def to_tensors(dataset) -> tuple[Tensor, Tensor]:
 
 
 def normalise(images: Tensor, transform: transforms.Compose) -> Tensor:
-    """Bytes to what ToTensor then Normalize make of them: values in [0, 1], then (x - mean) / std."""
-    steps = [type(step) for step in transform.transforms]
-    if steps != [transforms.ToTensor, transforms.Normalize]:
-        raise ValueError(f"the transform must be ToTensor then Normalize, not {[s.__name__ for s in steps]}; "
-                         f"random crops and flips are the loader's augment option")
+    """Bytes as ToTensor then Normalize make them: values in [0, 1], then (x - mean) / std."""
+    steps = [type(step).__name__ for step in transform.transforms]
+    if steps != ["ToTensor", "Normalize"]:
+        raise ValueError(f"the transform must be ToTensor then Normalize, not {steps}; random "
+                         f"crops and flips are the loader's augment option")
     normalize = transform.transforms[1]
     mean = torch.tensor(normalize.mean).view(1, -1, 1, 1)
     std = torch.tensor(normalize.std).view(1, -1, 1, 1)
@@ -67,18 +68,18 @@ def augment(images: Tensor, kind: str, generator: torch.Generator) -> Tensor:
 
 
 class TensorLoader:
-    """Batches of (images, labels), as a DataLoader gives them, sliced from two tensors on the device.
+    """Batches of (images, labels), as a DataLoader gives them, sliced from tensors on the device.
 
-    With shuffle=True every pass visits the images in a new random order drawn from its own seeded
-    generator, which also draws the random crops and flips of `augment` ("none", "flip", "crop-flip").
+    With shuffle=True every pass visits the images in a new random order drawn from the loader's
+    own seeded generator, which also draws the random crops and flips of `augment`.
     """
 
-    def __init__(self, dataset, batch_size: int, device, shuffle: bool = False, augment: str = "none",
-                 seed: int = 0):
-        images, self.labels = to_tensors(dataset)
-        # channels_last keeps each pixel's channels together: the layout of the CPU's fastest convolutions.
+    def __init__(self, dataset, batch_size: int, device, shuffle: bool = False,
+                 augment: str = "none", seed: int = 0):
+        images, labels = to_tensors(dataset)
+        # channels_last keeps each pixel's channels together: the CPU's fastest convolutions use it.
         self.images = images.contiguous(memory_format=torch.channels_last).to(device)
-        self.labels = self.labels.to(device)
+        self.labels = labels.to(device)
         self.batch_size, self.shuffle, self.augment = batch_size, shuffle, augment
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -87,14 +88,15 @@ class TensorLoader:
         return math.ceil(len(self.labels) / self.batch_size)
 
     def __iter__(self):
-        n = len(self.labels)
-        order = torch.randperm(n, generator=self.generator).to(self.labels.device) if self.shuffle else None
-        for start in range(0, n, self.batch_size):
+        n, size = len(self.labels), self.batch_size
+        order = None
+        if self.shuffle:  # a new order for every pass, from the loader's own generator
+            order = torch.randperm(n, generator=self.generator).to(self.labels.device)
+        for start in range(0, n, size):
             if order is None:
-                images = self.images[start:start + self.batch_size]
-                labels = self.labels[start:start + self.batch_size]
+                images, labels = self.images[start:start + size], self.labels[start:start + size]
             else:
-                batch = order[start:start + self.batch_size]
+                batch = order[start:start + size]
                 images, labels = self.images[batch], self.labels[batch]
             if self.augment != "none":
                 images = augment(images, self.augment, self.generator)
@@ -102,6 +104,8 @@ class TensorLoader:
 
 
 def split_train_val(dataset, val_fraction: float, seed: int) -> list:
-    """[training part, validation part] of a dataset, by torch's random_split: the same split every run."""
+    """[training part, validation part] of a dataset by torch's random_split, seeded: the same split
+    every run."""
     n_val = round(len(dataset) * val_fraction)
-    return random_split(dataset, [len(dataset) - n_val, n_val], generator=torch.Generator().manual_seed(seed))
+    generator = torch.Generator().manual_seed(seed)
+    return random_split(dataset, [len(dataset) - n_val, n_val], generator=generator)

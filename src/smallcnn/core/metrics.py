@@ -1,4 +1,4 @@
-"""Metrics beyond the accuracy: the predictions on a whole split, the confusion matrix, per-class accuracy."""
+"""Beyond accuracy: the predictions on a whole split, the confusion matrix, per-class accuracy."""
 
 import torch
 from torch import Tensor
@@ -22,18 +22,19 @@ def confusion_matrix(labels: Tensor, predictions: Tensor, num_classes: int) -> T
 
 
 def class_rates(matrix: Tensor) -> Tensor:
-    """The confusion matrix with each row divided by its total: what each true class is predicted as."""
+    """The confusion matrix, each row divided by its total: what each true class is taken for."""
     matrix = torch.as_tensor(matrix)
     return matrix.float() / matrix.sum(dim=1, keepdim=True).clamp(min=1)
 
 
 def print_mistakes(matrix: Tensor, classes: list, count: int = 3) -> tuple[dict, list]:
-    """Print the accuracy on each class, worst first, then the `count` most frequent mistakes; returns
-    ({class: accuracy}, [[true class, predicted class, fraction of the true class], ...])."""
+    """Print the accuracy on each class, worst first, then the `count` most frequent mistakes;
+    returns ({class: accuracy}, [[true class, predicted class, share of the true class], ...])."""
     rates = class_rates(matrix)
     for name, value in sorted(zip(classes, rates.diagonal().tolist()), key=lambda item: item[1]):
         print(f"{name:<14} {value:.2%}")
-    largest = torch.topk((rates - torch.diag(rates.diagonal())).flatten(), count)  # right answers left out
+    mistakes = rates - torch.diag(rates.diagonal())  # the right answers left out
+    largest = torch.topk(mistakes.flatten(), count)
     pairs = [[classes[i // len(classes)], classes[i % len(classes)], rate]
              for rate, i in zip(largest.values.tolist(), largest.indices.tolist())]
     for true, predicted, rate in pairs:

@@ -4,6 +4,8 @@ The spec model is, left to right: Conv(C->10) ReLU MaxPool(2), Conv(10->5) ReLU 
 Conv(5->16) ReLU MaxPool(2), Linear -- every kernel 3x3. With padding 1 it has 2,741 parameters on
 Fashion-MNIST and 27,171 on CIFAR-100. Every variant changes one named thing (or, for "wide-bn", a
 documented few), so nothing that changes the function is ever applied to the spec model silently.
+SmallCNN keeps the starter notebook's comments ("# CODE HERE" and the rest) where the starter has
+them: the notebook's model cell is this source, copied verbatim.
 """
 
 from torch import Tensor, nn
@@ -11,19 +13,22 @@ from torch import Tensor, nn
 
 # Define the network architecture
 class SmallCNN(nn.Module):
-    """The assignment's network, left to right: three blocks of Conv 3x3 -> ReLU -> MaxPool 2, then Linear.
-    The defaults fit Fashion-MNIST; adapted to CIFAR-100, only in_channels, image_size and num_classes change.
+    """The assignment's network, left to right: three blocks of Conv 3x3 -> ReLU -> MaxPool 2, then
+    Linear. The defaults fit Fashion-MNIST; adapted to CIFAR-100, only in_channels, image_size and
+    num_classes change.
     """
 
     def __init__(self, in_channels: int = 1, image_size: int = 28, num_classes: int = 10):
         # CODE HERE
         # Define the convolutional layers, pooling layers...
-        # Padding 1 keeps the image size through each convolution; each pooling step halves it.
+        # The assignment's layers in its left-to-right order: Conv_10, Conv_5 and Conv_16 (3x3
+        # kernels), each followed by ReLU and max pooling with a 2x2 filter. Padding 1 keeps the
+        # image size through each convolution; each pooling step halves it.
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 10, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # Conv_10
-            nn.Conv2d(10, 5, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),            # Conv_5
-            nn.Conv2d(5, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),            # Conv_16
+            nn.Conv2d(in_channels, 10, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(10, 5, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(5, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         )
         side = image_size // 2 // 2 // 2  # 28 -> 14 -> 7 -> 3 (32 -> 16 -> 8 -> 4 on CIFAR-100)
         self.fc = nn.Linear(16 * side * side, num_classes)  # FC: one logit per class
@@ -36,12 +41,14 @@ class SmallCNN(nn.Module):
 
 
 class StudyCNN(nn.Module):
-    """Part 2's variants of SmallCNN (whose layers the defaults give): the widths of the three convolutions,
-    BatchNorm after each, dropout before the Linear layer, or each final feature map averaged to one number.
+    """Part 2's variants of SmallCNN (whose layers the defaults give): the widths of the three
+    convolutions, BatchNorm after each, dropout before the Linear layer, or each final feature map
+    averaged to one number.
     """
 
-    def __init__(self, in_channels: int = 1, image_size: int = 28, num_classes: int = 10, widths: tuple = (10, 5, 16),
-                 batchnorm: bool = False, dropout: float = 0.0, global_pool: bool = False):
+    def __init__(self, in_channels: int = 1, image_size: int = 28, num_classes: int = 10,
+                 widths: tuple = (10, 5, 16), batchnorm: bool = False, dropout: float = 0.0,
+                 global_pool: bool = False):
         super().__init__()
         layers, channels, side = [], in_channels, image_size
         for width in widths:
@@ -78,7 +85,8 @@ VARIANTS = {
 }
 
 
-def build_model(variant: str = "spec", in_channels: int = 1, image_size: int = 28, num_classes: int = 10) -> nn.Module:
+def build_model(variant: str = "spec", in_channels: int = 1, image_size: int = 28,
+                num_classes: int = 10) -> nn.Module:
     """The named variant, adapted to a dataset's image shape and number of classes."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; choose from: {', '.join(VARIANTS)}")

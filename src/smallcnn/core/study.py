@@ -1,7 +1,7 @@
-"""The Part 2 architecture study: one change at a time against the adapted network, chosen on validation.
+"""Part 2's architecture study: one change at a time against the adapted network, on validation.
 
-Every entry trains in full with the Part 2 recipe on the same split, from the same random state, and is
-judged by its last epoch's validation accuracy; the test set plays no part in the choice.
+Every entry trains in full with the Part 2 recipe on the same split, from the same random state, and
+is judged by its last epoch's validation accuracy; the test set plays no part in the choice.
 """
 
 import copy
@@ -13,12 +13,12 @@ from smallcnn.core.data import TensorLoader
 from smallcnn.core.models import build_model, count_parameters
 from smallcnn.core.train import TrainConfig, fit, make_training
 
-# name: (model variant, recipe changes, what differs from the adapted network). The same list runs on
-# every machine; the widest networks (4x and 8x) are left out: they would take hours on a laptop's CPU.
+# name: (model variant, recipe changes, what differs from the adapted network). The same list runs
+# on every machine; the widest networks (4x, 8x) are left out: hours of training on a laptop's CPU.
 STUDY = {
     "spec": ("spec", {}, "nothing: the adapted network"),
     "wide-bn": ("wide-bn", {}, "widths 32-64-128 with BatchNorm (several changes at once)"),
-    "no-bottleneck": ("no-bottleneck", {}, "no 5-channel bottleneck (the second conv has 16 channels)"),
+    "no-bottleneck": ("no-bottleneck", {}, "no 5-channel bottleneck (the second conv has 16)"),
     "batchnorm": ("batchnorm", {}, "BatchNorm after every conv"),
     "wide2": ("wide2", {}, "every conv layer 2x wider"),
     "no-augment": ("spec", {"augment": "none"}, "augmentation off (no random crops or flips)"),
@@ -35,20 +35,23 @@ def entry_loader(train_loader: TensorLoader, recipe: TrainConfig) -> TensorLoade
     return loader
 
 
-def train_entry(name: str, train_loader, val_loader, recipe: TrainConfig, device, shape: tuple) -> tuple:
-    """(model, history) of one study entry, trained in full; shape is (channels, image size, classes)."""
+def train_entry(name: str, train_loader, val_loader, recipe: TrainConfig, device,
+                shape: tuple) -> tuple:
+    """(model, history) of one study entry trained in full; shape: (channels, side, classes)."""
     variant, changes, _ = STUDY[name]
     recipe = replace(recipe, **changes)
     train_loader = entry_loader(train_loader, recipe)
     torch.manual_seed(recipe.seed)  # every entry starts from the same random state
     model = build_model(variant, *shape).to(device, memory_format=torch.channels_last)
     criterion, optimizer, scheduler = make_training(model, recipe, len(train_loader))
-    return model, fit(model, train_loader, val_loader, criterion, optimizer, scheduler, device, recipe.epochs)
+    history = fit(model, train_loader, val_loader, criterion, optimizer, scheduler, device,
+                  recipe.epochs)
+    return model, history
 
 
 def study_rows(results: dict) -> list[dict]:
-    """One row per entry of {name: (model, history)}: its change, size and last-epoch validation accuracy,
-    and that accuracy's difference from the adapted network's in points."""
+    """One row per entry of {name: (model, history)}: its change, size and last-epoch validation
+    accuracy, and that accuracy's difference from the adapted network's in points."""
     spec = results["spec"][1]["val_accs"][-1] if "spec" in results else None
     rows = []
     for name, (model, history) in results.items():

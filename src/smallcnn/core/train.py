@@ -1,8 +1,9 @@
 """Training: the recipe, cross-entropy with torch.optim.SGD, one epoch of training, evaluation.
 
-train_one_epoch and evaluate have the starter notebook's signatures and return (mean loss, accuracy).
-The losses and right answers are added up on the device and read once per pass, so a GPU never waits
-for the CPU in the middle of an epoch. The weights after the last epoch are the ones tested.
+train_one_epoch and evaluate have the starter notebook's signatures and return (mean loss,
+accuracy). The losses and right answers are added up on the device and read once per pass, so a GPU
+never waits for the CPU in the middle of an epoch. The weights after the last epoch are the ones
+tested.
 """
 
 import math
@@ -22,19 +23,20 @@ class TrainConfig:
     """The recipe: every setting of the training, checked when it is made."""
     epochs: int = 25             # chosen on validation (the assignment asks for at least 15)
     batch_size: int = 128
-    lr: float = 0.05             # the peak learning rate of the one-cycle schedule, chosen on validation
+    lr: float = 0.05             # the one-cycle schedule's peak learning rate, chosen on validation
     momentum: float = 0.9
     nesterov: bool = True
     weight_decay: float = 5e-4
     label_smoothing: float = 0.0
     augment: str = "none"        # "none", "flip" or "crop-flip", drawn afresh for every batch
     val_fraction: float = 0.1    # the share of the training images held out for validation
-    seed: int = 42               # the starter's set_seed(42): the split, the batch order, the augmentation
+    seed: int = 42               # the starter's set_seed(42): split, batch order, augmentation
 
     def __post_init__(self):
         problems = [f"{name} must be {rule} (got {getattr(self, name)!r})" for name, rule, ok in (
             ("epochs", "an integer >= 1", isinstance(self.epochs, int) and self.epochs >= 1),
-            ("batch_size", "an integer >= 1", isinstance(self.batch_size, int) and self.batch_size >= 1),
+            ("batch_size", "an integer >= 1",
+             isinstance(self.batch_size, int) and self.batch_size >= 1),
             ("lr", "a finite number > 0", math.isfinite(self.lr) and self.lr > 0),
             ("momentum", "in [0, 1)", 0 <= self.momentum < 1),
             ("weight_decay", ">= 0", self.weight_decay >= 0),
@@ -46,8 +48,9 @@ class TrainConfig:
             raise ValueError("; ".join(problems))
 
 
-# Each part's recipe. CIFAR-100 adds random crops and flips (photos of objects seen from many positions)
-# and keeps to the minimum of epochs, since the wider networks of Part 2 train far slower.
+# Each part's recipe. CIFAR-100 adds random crops and flips (photos of objects seen from many
+# positions) and keeps to the minimum of epochs, since the wider networks of Part 2 train far
+# slower.
 RECIPES = {
     "fashion-mnist": TrainConfig(),
     "cifar100": TrainConfig(epochs=MIN_EPOCHS, augment="crop-flip"),
@@ -55,19 +58,22 @@ RECIPES = {
 
 
 def lr_factor(step: int, total: int) -> float:
-    """The multiple of the peak learning rate at step `step` of `total`: a linear warm-up, then a linear
-    decay to zero. (Reaching the peak within a few dozen steps can kill every ReLU of the small network.)"""
+    """The multiple of the peak learning rate at step `step` of `total`: a linear warm-up, then a
+    linear decay to zero. (Reaching the peak within a few dozen steps can kill every ReLU of the
+    small network.)"""
     warmup = warmup_steps(total)
     return (step + 1) / warmup if step < warmup else max(0.0, (total - step) / (total - warmup + 1))
 
 
 def warmup_steps(total: int) -> int:
-    """The warm-up's length: a quarter of the `total` steps, at least 300, at most three quarters."""
+    """The warm-up's length: a quarter of the `total` steps, at least 300, at most three quarters.
+    """
     return max(1, min(max(round(0.25 * total), 300), round(0.75 * total)))
 
 
 def make_training(model: nn.Module, recipe: TrainConfig, steps_per_epoch: int) -> tuple:
-    """(criterion, optimizer, scheduler): cross-entropy, SGD and the one-cycle learning-rate schedule."""
+    """(criterion, optimizer, scheduler): cross-entropy, SGD and the one-cycle learning-rate
+    schedule."""
     criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
     optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
                                 nesterov=recipe.nesterov and recipe.momentum > 0,
@@ -80,14 +86,17 @@ def make_training(model: nn.Module, recipe: TrainConfig, steps_per_epoch: int) -
 def describe_recipe(recipe: TrainConfig, steps_per_epoch: int) -> str:
     """The recipe in words, with the schedule's step counts: what the optimizer is about to do."""
     total = recipe.epochs * steps_per_epoch
-    return (f"SGD: momentum {recipe.momentum}{' (Nesterov)' if recipe.nesterov else ''}, weight decay "
-            f"{recipe.weight_decay}, batch size {recipe.batch_size} ({steps_per_epoch} steps per epoch).\n"
-            f"Learning rate: from 0 up to the peak {recipe.lr} over the first {warmup_steps(total):,} "
-            f"steps, then down to 0 at step {total:,}, the end of epoch {recipe.epochs}.\n"
+    nesterov = " (Nesterov)" if recipe.nesterov else ""
+    return (f"SGD: momentum {recipe.momentum}{nesterov}, weight decay {recipe.weight_decay}, "
+            f"batch size {recipe.batch_size} ({steps_per_epoch} steps per epoch).\n"
+            f"Learning rate: from 0 up to the peak {recipe.lr} over the first "
+            f"{warmup_steps(total):,} steps, then down to 0 at step {total:,}, the end of epoch "
+            f"{recipe.epochs}.\n"
             f"Augmentation: {recipe.augment}; label smoothing: {recipe.label_smoothing}.")
 
 
-def train_one_epoch(model, dataloader, optimizer, criterion, device, scheduler=None) -> tuple[float, float]:
+def train_one_epoch(model, dataloader, optimizer, criterion, device,
+                    scheduler=None) -> tuple[float, float]:
     """One pass of SGD over the training batches; returns (mean loss, accuracy) over the pass."""
     model.train()
     total_loss = torch.zeros((), device=device)
@@ -125,21 +134,26 @@ def evaluate(model, dataloader, criterion, device) -> tuple[float, float]:
 
 
 def new_history() -> dict:
-    """The history of a run: one list per quantity, one value per epoch (the starter's four lists)."""
+    """The history of a run: one list per quantity, one value per epoch (the starter's four lists).
+    """
     return {"train_losses": [], "val_losses": [], "train_accs": [], "val_accs": [], "seconds": []}
 
 
-def run_epoch(history: dict, model, train_loader, val_loader, criterion, optimizer, scheduler, device) -> dict:
+def run_epoch(history: dict, model, train_loader, val_loader, criterion, optimizer, scheduler,
+              device) -> dict:
     """Train one more epoch, validate, and add the epoch's figures to `history`; returns it."""
     start = time.perf_counter()
-    train_loss, train_acc = train_one_epoch(model, train_loader, optimizer, criterion, device, scheduler)
+    train_loss, train_acc = train_one_epoch(model, train_loader, optimizer, criterion, device,
+                                            scheduler)
     val_loss, val_acc = evaluate(model, val_loader, criterion, device)
-    for key, value in zip(history, (train_loss, val_loss, train_acc, val_acc, time.perf_counter() - start)):
+    figures = (train_loss, val_loss, train_acc, val_acc, time.perf_counter() - start)
+    for key, value in zip(history, figures):
         history[key].append(value)
     return history
 
 
-def fit(model, train_loader, val_loader, criterion, optimizer, scheduler, device, epochs: int) -> dict:
+def fit(model, train_loader, val_loader, criterion, optimizer, scheduler, device,
+        epochs: int) -> dict:
     """Train for `epochs` epochs, validating after each; returns the history."""
     history = new_history()
     for _ in range(epochs):

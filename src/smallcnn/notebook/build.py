@@ -273,7 +273,7 @@ def write_up(nb, part1, part2, reasons: list[str]) -> None:
                                  f"*Not answered: {reasons[-1]}.*")
     if reasons:
         notice = "\n".join(f"> - {reason}" for reason in reasons)
-        nb.cells[0].source = f"> **This notebook is incomplete as a deliverable:**\n>\n{notice}\n\n" + nb.cells[0].source
+        nb.cells[0].source = f"> **This notebook is incomplete as a deliverable:**\n>\n{notice}\n\n{nb.cells[0].source}"
 
 
 def write_notebook(nb, path: Path) -> None:
