@@ -1,6 +1,7 @@
 """The layout is the architecture: the core imports only the notebook's libraries, the tooling wraps it."""
 
 import ast
+import json
 import sys
 from pathlib import Path
 
@@ -12,8 +13,12 @@ NOTEBOOK_LIBRARIES = {"torch", "torchvision", "numpy", "matplotlib"}
 
 def imported_modules(path):
     """Every module a file imports, by its full dotted name."""
+    return imported_modules_of(path.read_text())
+
+
+def imported_modules_of(source):
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
@@ -37,6 +42,11 @@ def test_a_tooling_import_in_the_core_would_be_caught(tmp_path):
     assert imported_modules(bad) == {"smallcnn", "nbformat"}  # neither passes the rule above
 
 
-def test_the_notebook_template_imports_nothing_itself():
-    """Its imports come from the core's (the `# core imports` line); the cells never import the package."""
-    assert imported_modules(PACKAGE / "notebook" / "template.py") == set()
+def test_the_notebook_template_imports_only_what_the_starters_import_cells_import():
+    """The template's own imports are the starter's given ones; the core's come in by the `# core imports`
+    line, and the cells never import the package."""
+    starter = json.loads((PACKAGE / "notebook" / "starter" / "Assignment4_starter.ipynb").read_text())
+    given = {module for cell in starter["cells"] if "".join(cell["source"]).startswith("# import something")
+             for module in imported_modules_of("".join(cell["source"]))}
+    assert given >= {"torch", "torchvision", "numpy", "matplotlib.pyplot"}
+    assert imported_modules(PACKAGE / "notebook" / "template.py") == given

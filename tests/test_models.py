@@ -39,7 +39,7 @@ def test_spec_parameter_count_is_the_sum_of_its_layers_by_hand():
 
 def test_print_shows_conv_relu_maxpool_three_times_then_linear():
     kinds = layer_kinds(build_model("spec"))
-    assert kinds == ["Conv2d", "ReLU", "MaxPool2d"] * 3 + ["Flatten", "Linear"]
+    assert kinds == ["Conv2d", "ReLU", "MaxPool2d"] * 3 + ["Linear"]
     text = repr(build_model("spec"))
     assert text.index("Conv2d(1, 10") < text.index("Conv2d(10, 5") < text.index("Conv2d(5, 16")
     assert "in_features=144, out_features=10" in text
@@ -68,7 +68,7 @@ def test_the_forward_pass_is_conv_relu_pool_in_that_order():
     y = x
     for conv in convs:
         y = nn.functional.max_pool2d(torch.relu(conv(y)), 2)
-    torch.testing.assert_close(model(x), model.classifier(y.flatten(1)), rtol=0, atol=1e-6)
+    torch.testing.assert_close(model(x), model.fc(y.flatten(1)), rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("shape", [FASHION, CIFAR100], ids=["fashion-mnist", "cifar100"])
@@ -94,13 +94,13 @@ def test_every_variant_runs_forward_on_both_shapes(variant, shape):
 ])
 def test_linear_input_size_follows_the_geometry(variant, side, in_features):
     model = build_model(variant, 1, side, 10)
-    assert model.classifier.in_features == in_features
-    assert model.features(torch.zeros(2, 1, side, side)).shape == (2, in_features)
+    assert model.fc.in_features == in_features
+    assert model.features(torch.zeros(2, 1, side, side)).flatten(1).shape == (2, in_features)
 
 
 def test_batchnorm_goes_between_conv_and_relu_and_replaces_the_conv_bias():
     model = build_model("batchnorm")
-    assert layer_kinds(model) == ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d"] * 3 + ["Flatten", "Linear"]
+    assert layer_kinds(model) == ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d"] * 3 + ["Linear"]
     assert all(m.bias is None for m in model.modules() if isinstance(m, nn.Conv2d))
 
 
@@ -137,7 +137,7 @@ def test_unknown_variant_is_an_error_listing_the_choices():
 def test_model_command_prints_the_layer_table(capsys):
     assert main(["model", "fashion-mnist"]) == 0
     out = capsys.readouterr().out
-    kinds = re.findall(r"^\S+ (Conv2d|ReLU|MaxPool2d|Flatten|Linear)\b", out, flags=re.M)
-    assert kinds == ["Conv2d", "ReLU", "MaxPool2d"] * 3 + ["Flatten", "Linear"]
+    kinds = re.findall(r"^\S+ (Conv2d|ReLU|MaxPool2d|Linear)\b", out, flags=re.M)
+    assert kinds == ["Conv2d", "ReLU", "MaxPool2d"] * 3 + ["Linear"]
     assert re.search(r"^total\s+2,741$", out, flags=re.M)
     assert "16x3x3" in out or "144" in out

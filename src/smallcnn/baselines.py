@@ -17,6 +17,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import torch
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Perceptron, SGDClassifier
@@ -31,10 +32,14 @@ from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
 from smallcnn import datastore
 from smallcnn.core.compare import rank, table3_rows
 from smallcnn.core.data import split_train_val
+from smallcnn.core.metrics import mistakes
+from smallcnn.core.models import build_model
 from smallcnn.core.plots import plot_comparison
 from smallcnn.files import SmallCNNError, check_writable, csv_text, write_text
-from smallcnn.notebook.answers import answer_8a, answer_8b, load_published
-from smallcnn.runs import resolve, run_training, save_figure, write_run_report
+from smallcnn.notebook.answers import answer_8a, answer_8b
+from smallcnn.notebook.results import Part1
+from smallcnn.published import load_published
+from smallcnn.runs import HISTORY_COLUMNS, resolve, run_training, save_figure, write_run_report
 
 
 def l1_logistic_regression():
@@ -152,13 +157,23 @@ def comparison_csv(ranked):
     return csv_text(ranked, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
 
 
-def part1_results(run_dir, metrics, others, cnn):
-    """What answers 8a and 8b read, for one finished run: its metrics, its history, its place among `others`."""
+def part1_results(run_dir, metrics, others, cnn) -> Part1:
+    """The record answers 8a and 8b read, for one finished run: its files, and its place among `others`."""
     with open(Path(run_dir) / "history.csv", newline="") as f:
-        history = [{key: float(value) for key, value in row.items()} for row in csv.DictReader(f)]
-    return {"epochs": metrics["epochs"], "params": metrics["params"], "history": history,
-            "test_accuracy": metrics["test_accuracy"],
-            "per_class": metrics["per_class_accuracy"], "ranked": rank(others + [cnn])}
+        history = list(csv.DictReader(f))
+    config = json.loads((Path(run_dir) / "config.json").read_text())["config"]
+    column = {key: [float(row[name]) for row in history] for key, name in HISTORY_COLUMNS.items()}
+    classes = list(metrics["per_class_accuracy"])
+    per_class, confusions = mistakes(torch.tensor(metrics["confusion_matrix"]), classes)
+    model = build_model(metrics["variant"])
+    return Part1(recipe=config, train_losses=column["train_losses"], val_losses=column["val_losses"],
+                 train_accs=column["train_accs"], val_accs=column["val_accs"], epoch_seconds=column["seconds"],
+                 test_loss=metrics["test_loss"], test_acc=metrics["test_accuracy"], per_class=per_class,
+                 confusions=confusions, ranked=rank(others + [cnn]), params=metrics["params"],
+                 fc_inputs=model.fc.in_features, bottleneck=min(m.out_channels for m in model.modules()
+                                                                 if isinstance(m, torch.nn.Conv2d)),
+                 train_images=metrics["train_images"], val_images=metrics["val_images"],
+                 num_classes=len(classes))
 
 
 def comparison_markdown(ranked, table, mode, runs):

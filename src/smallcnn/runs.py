@@ -422,6 +422,7 @@ def test_metrics(model, training: Training, config: RunConfig, dataset, device: 
         "threads": torch.get_num_threads(),
         "test_accuracy": test_accuracy, "test_loss": test_loss,
         "val_accuracy": history["val_accs"][-1], "epochs": config.epochs, **best_epoch(history),
+        "train_images": len(training.train_loader.labels), "val_images": len(training.val_loader.labels),
         "train_seconds": train_seconds,
         "images_per_second": len(history["seconds"]) * len(training.train_loader.labels) / train_seconds,
         "per_class_accuracy": dict(zip(dataset.classes, class_rates(matrix).diagonal().tolist())),

@@ -12,6 +12,7 @@ sequential study would on that many threads (`study_entry`), so each entry's res
 sequential study's with the same threads per entry.
 """
 
+import copy
 import io
 import math
 import signal
@@ -121,15 +122,14 @@ class StudyData:
     shape: tuple                # (channels, image size, classes)
 
 
-def load_study_data(base: RunConfig, device: torch.device, data_dir, allow_unofficial: bool) -> tuple:
-    """(dataset, StudyData) for the study's configuration: the split and loaders the notebook makes."""
-    data = datastore.load_dataset(base.dataset, data_dir, allow_unofficial=allow_unofficial)
+def study_data(data, base: RunConfig, device: torch.device) -> StudyData:
+    """The split and loaders the notebook makes, for the study's configuration."""
     train_ds, val_ds = split_train_val(data.train, base.val_fraction, base.seed)
     if base.subset:
         train_ds = Subset(train_ds, range(min(base.subset, len(train_ds))))
     loaders = [TensorLoader(train_ds, base.batch_size, device, shuffle=True, augment=base.augment, seed=base.seed),
                TensorLoader(val_ds, EVAL_BATCH_SIZE, device), TensorLoader(data.test, EVAL_BATCH_SIZE, device)]
-    return data, StudyData(*loaders, (*data.train_images.shape[1:3], len(data.classes)))
+    return StudyData(*loaders, (*data.train_images.shape[1:3], len(data.classes)))
 
 
 def wait_for(device: torch.device) -> None:
@@ -203,6 +203,16 @@ def run_study(names: list[str], study: StudyData, base: RunConfig, budget_second
 _worker = {}  # what a worker process keeps between entries: its split, model shape, configuration, deadline
 
 
+def without_generators(study: StudyData) -> StudyData:
+    """The study's data as the workers receive it: a torch.Generator does not survive the trip to a spawned
+    process, and a worker needs none (every entry draws a fresh one from the seed, see study.entry_loader)."""
+    loaders = {}
+    for name in ("train_loader", "val_loader", "test_loader"):
+        loaders[name] = copy.copy(getattr(study, name))
+        loaders[name].generator = None
+    return replace(study, **loaders)
+
+
 def start_worker(study: StudyData, base: RunConfig, threads: int, budget_seconds: float) -> None:
     """Runs once in each worker process: its share of the threads; the images arrive in shared memory.
 
@@ -257,7 +267,7 @@ def run_study_in_parallel(names: list[str], study: StudyData, base: RunConfig, b
     # "spawn" starts a fresh interpreter (no thread pools or CUDA state forked half-way); torch's context
     # passes tensors through shared memory (CUDA ones by handle), so the workers share one copy of the split.
     executor = ProcessPoolExecutor(jobs, torch.multiprocessing.get_context("spawn"), initializer=start_worker,
-                                   initargs=(study, base, threads, budget_seconds))
+                                   initargs=(without_generators(study), base, threads, budget_seconds))
     previous = signal.signal(signal.SIGTERM, interrupt)  # `kill` or `timeout` must not orphan the workers
     rows, trained = [], {}
     try:
@@ -292,7 +302,8 @@ def run_study_command(out_dir, base: RunConfig, device: torch.device, names: lis
     names = select_entries(names)
     names = names if "spec" in names else ["spec", *names]  # every delta is measured against spec
     out = check_writable(out_dir)  # before any data is loaded or anything trained
-    data, study = load_study_data(base, device, data_dir, allow_unofficial)
+    data = datastore.load_dataset(base.dataset, data_dir, allow_unofficial=allow_unofficial)
+    study = study_data(data, base, device)
     jobs = min(jobs, len(names))  # a worker without an entry would only hold threads and memory
     available = torch.get_num_threads()  # the threads torch was given (OMP_NUM_THREADS), shared by the jobs
     threads = max(1, available // jobs)

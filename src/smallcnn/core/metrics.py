@@ -27,16 +27,23 @@ def class_rates(matrix: Tensor) -> Tensor:
     return matrix.float() / matrix.sum(dim=1, keepdim=True).clamp(min=1)
 
 
-def print_mistakes(matrix: Tensor, classes: list, count: int = 3) -> tuple[dict, list]:
-    """Print the accuracy on each class, worst first, then the `count` most frequent mistakes;
-    returns ({class: accuracy}, [[true class, predicted class, share of the true class], ...])."""
+def mistakes(matrix: Tensor, classes: list, count: int = 3) -> tuple[dict, list]:
+    """({class: accuracy}, the `count` most frequent mistakes as [[true class, predicted class,
+    share of the true class], ...]) of a confusion matrix."""
     rates = class_rates(matrix)
-    for name, value in sorted(zip(classes, rates.diagonal().tolist()), key=lambda item: item[1]):
-        print(f"{name:<14} {value:.2%}")
-    mistakes = rates - torch.diag(rates.diagonal())  # the right answers left out
-    largest = torch.topk(mistakes.flatten(), count)
+    wrong = rates - torch.diag(rates.diagonal())  # the right answers left out
+    largest = torch.topk(wrong.flatten(), count)
     pairs = [[classes[i // len(classes)], classes[i % len(classes)], rate]
              for rate, i in zip(largest.values.tolist(), largest.indices.tolist())]
+    return dict(zip(classes, rates.diagonal().tolist())), pairs
+
+
+def print_mistakes(matrix: Tensor, classes: list, count: int = 3) -> tuple[dict, list]:
+    """Print the accuracy on each class, worst first, then the `count` most frequent mistakes;
+    returns them as mistakes() does."""
+    per_class, pairs = mistakes(matrix, classes, count)
+    for name, value in sorted(per_class.items(), key=lambda item: item[1]):
+        print(f"{name:<14} {value:.2%}")
     for true, predicted, rate in pairs:
         print(f"{rate:.2%} of the {true} images are predicted as {predicted}")
-    return dict(zip(classes, rates.diagonal().tolist())), pairs
+    return per_class, pairs

@@ -1,126 +1,80 @@
-"""The written answers (Part 1: 8a, 8b; Part 2: 7a, 7b, 7c), composed from one execution's results.
+"""The written answers: Part 1's 8(a) and 8(b) (cell 18), Part 2's (a), (b) and (c) (cell 37).
 
-Each answer is a pure function of the results it is given and returns markdown: three to eight sentences of
-first-person prose, with a small table where a comparison needs one. Accuracies are formatted as the notebook
-prints them (f"{x:.2%}") and come from the results or from published.json; small counts are written in words.
+Each answer words analysis.py's judgements of the results records (results.Part1, results.Part2) in three to
+eight sentences of first-person prose; Part 1's (a) adds a small table of Table 3 around the CNN. Accuracies
+are the notebook's printed figures (f"{x:.2%}"), losses have four decimals, differences are taken between
+printed figures, and counts below a hundred are written in words.
 """
 
-import math
-import re
+from smallcnn.notebook import analysis
+from smallcnn.notebook.analysis import TEST_IMAGES, Curves, Standing, read_curves
+from smallcnn.notebook.check_text import sentences
+from smallcnn.notebook.results import Part1, Part2
+from smallcnn.published import load_published
 
-TEST_IMAGES = 10_000  # the Fashion-MNIST test set, on which Table 3 and my CNN are both measured
-PAPER_TRAIN_IMAGES = 60_000  # the Fashion-MNIST training set that Table 3's classifiers were trained on
 REQUIRED = 0.30  # the CIFAR-100 test accuracy the assignment asks for
-
-
-def pct(value):
-    return f"{value:.2%}"
-
-
-def points(difference):
-    """The size of a difference in percentage points (its direction is for the sentence to say)."""
-    return f"{100 * abs(difference):.2f}"
-
-
+PAPER_TRAIN_IMAGES = 60_000  # the Fashion-MNIST training set that Table 3's classifiers were trained on
+PIXELS = 28 * 28  # the raw pixels of a Fashion-MNIST image
+SPEC_WIDTHS = (10, 5, 16)  # the output channels of the assignment's three convolutions
 SMALL = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
          "seventeen eighteen nineteen").split()
 TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+VERB = {"falling": "was still falling", "flat": "had levelled off", "rising": "rose"}
+GAP_READING = {"rising": "widening beyond the epoch-to-epoch noise", "falling": "narrowing beyond the epoch-to-epoch "
+               "noise", "flat": "steady within the epoch-to-epoch noise"}  # how the gap between the losses moved
+AUGMENTATION = {"none": "no augmentation", "flip": "random horizontal flips",
+                "crop-flip": "random crops and horizontal flips"}
 
 
-def last_epochs(n):
-    """'the last epoch' or 'the last five epochs'."""
-    return "the last epoch" if n == 1 else f"the last {words(n)} epochs"
+# --- wording -----------------------------------------------------------------------------------------
+
+def count_sentences(text: str) -> int:
+    """The sentences of prose in a markdown answer as the notebook's checker counts them: table rows and
+    headings are none, and "e.g.", "i.e.", "vs.", "et al." or a decimal point end none."""
+    return len(sentences(text))
 
 
-def words(n):
+def pct(value: float) -> str:
+    return f"{value:.2%}"
+
+
+def points(a: float, b: float) -> str:
+    """The difference of two accuracies in points, between the figures as printed (two decimals of a %)."""
+    return f"{abs(round(100 * a, 2) - round(100 * b, 2)):.2f}"
+
+
+def loss_gap(val: float, train: float) -> float:
+    """The validation loss minus the training loss, between the figures as printed (four decimals)."""
+    return round(round(val, 4) - round(train, 4), 4)
+
+
+def words(n: int) -> str:
     """A count as a student writes it: in words below a hundred, in digits from there on."""
     if n < 20:
         return SMALL[n]
     if n < 100:
         return TENS[n // 10 - 2] + (f"-{SMALL[n % 10]}" if n % 10 else "")
-    return "a hundred" if n == 100 else f"{n:,}"
+    return f"{n:,}"
 
 
-def join(items):
+def join(items: list[str]) -> str:
     items = list(dict.fromkeys(items))
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def capital(text):
+def capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-# --- the trend of the loss curves --------------------------------------------------------------------
-
-FLAT = 0.02  # a loss that moves by less than 2% of its value over the window counts as flat
-
-
-def loss_trend(history, window=5):
-    """How the training and validation losses moved over the last `window` epochs, and what that means.
-
-    Returns {"epochs", "train", "val", "widening", "verdict", "start", "end"}: train and val are "falling",
-    "flat" or "rising"; widening says whether the gap between the losses grew; the verdict is "overfitting"
-    (validation loss rising), "starting to overfit" (validation flat while training falls), "still improving"
-    (both falling: not converged, still underfitting), "converged" (both flat) or "unstable" (training loss rising).
-    """
-    k = min(window, len(history) - 1)  # 0 for a single epoch: no trend to read
-    start, end = history[-1 - k], history[-1]
-
-    def direction(key):
-        change = (end[key] - start[key]) / start[key]
-        return "falling" if change < -FLAT else "rising" if change > FLAT else "flat"
-
-    train, val = direction("train_loss"), direction("val_loss")
-    gap_growth = (end["val_loss"] - end["train_loss"]) - (start["val_loss"] - start["train_loss"])
-    verdict = ("too short" if k == 0 else "unstable" if train == "rising" else "overfitting" if val == "rising"
-               else "starting to overfit" if train == "falling" and val == "flat"
-               else "still improving" if train == "falling" else "converged")
-    return {"epochs": k, "train": train, "val": val, "widening": gap_growth > FLAT * start["val_loss"],
-            "verdict": verdict, "start": start, "end": end}
+def movement(curves: Curves) -> str:
+    """How both losses moved over the trend window, as a clause."""
+    train, val = curves.train_loss.direction, curves.val_loss.direction
+    if train == val:
+        return f"both losses {VERB[train].replace('was', 'were')}"
+    return f"the training loss {VERB[train]} and the validation loss {VERB[val]}"
 
 
-TREND = {  # each verdict as a clause about the last epochs
-    "overfitting": "the validation loss rose while the training loss did not",
-    "starting to overfit": "the validation loss levelled off while the training loss kept falling",
-    "still improving": "both losses were still falling",
-    "converged": "both losses had levelled off",
-    "unstable": "the training loss rose",
-    "too short": "a single epoch shows no trend",
-}
-MEANING = {
-    "overfitting": "the network had begun to overfit",
-    "starting to overfit": "the network was beginning to overfit",
-    "still improving": "the network had not converged and was still underfitting",
-    "converged": "the network had converged at the level it can reach",
-    "unstable": "the optimisation was unstable, which points to too high a learning rate",
-    "too short": "I cannot tell whether the network over- or underfits",
-}
-
-
-def next_step_key(trend):
-    """NEXT_STEP's key for a trend: still improving with a widening gap has advice of its own."""
-    widening = trend["verdict"] == "still improving" and trend["widening"]
-    return trend["verdict"] + (", widening" if widening else "")
-
-
-def trend_sentence(trend, dataset):
-    start, end = trend["start"], trend["end"]
-    widening = " and the gap between them widened" if trend["widening"] and trend["verdict"] != "overfitting" else ""
-    return (f"Over {last_epochs(trend['epochs'])} on {dataset} my training loss went from "
-            f"{start['train_loss']:.4f} to {end['train_loss']:.4f} and the validation loss from "
-            f"{start['val_loss']:.4f} to {end['val_loss']:.4f}: {TREND[trend['verdict']]}{widening}, "
-            f"so {meaning(trend)}.")
-
-
-def meaning(trend):
-    """What a trend says about fitting; a widening gap while both losses fall is the first sign of overfitting."""
-    if trend["verdict"] == "still improving" and trend["widening"]:
-        return ("the network had not converged yet, but it was starting to fit its training images better than "
-                "images it had not seen")
-    return MEANING[trend["verdict"]]
-
-
-# --- Part 1 ------------------------------------------------------------------------------------------
+# --- Part 1 (a) --------------------------------------------------------------------------------------
 
 COURSE_NAMES = {  # Table 3's scikit-learn class names as the course calls the methods
     "SVC": "an RBF-kernel SVM", "GradientBoostingClassifier": "gradient boosting",
@@ -131,8 +85,7 @@ COURSE_NAMES = {  # Table 3's scikit-learn class names as the course calls the m
     "PassiveAggressiveClassifier": "a passive-aggressive classifier", "ExtraTreeClassifier": "a single extra tree",
     "GaussianNB": "Gaussian naive Bayes",
 }
-CAPACITY = {  # how the large families of Table 3 buy their accuracy, in their published configuration
-    "SVC": "an RBF-kernel SVM compares each test image with its support vectors, a large share of the training images",
+CAPACITY = {  # how Table 3's strong methods other than the SVM buy their accuracy, as configured there
     "GradientBoostingClassifier": "gradient boosting adds up a hundred trees of depth ten",
     "RandomForestClassifier": "a random forest averages a hundred deep trees",
     "MLPClassifier": "a multilayer perceptron connects every pixel to each of its hundred hidden units",
@@ -140,320 +93,344 @@ CAPACITY = {  # how the large families of Table 3 buy their accuracy, in their p
 }
 
 
-def course_name(row):
-    return COURSE_NAMES.get(row["name"], row["name"])
+def course_name(row: dict, article: str = "") -> str:
+    """The method as the course names it; with article "the", "the RBF-kernel SVM" for "an RBF-kernel SVM"."""
+    name = COURSE_NAMES.get(row["name"], row["name"])
+    return article + name.split(" ", 1)[1] if article and name.startswith(("a ", "an ")) else name
 
 
-def listing(rows):
+def listing(rows: list[dict]) -> str:
     """The rows with their accuracies; more than three as the first and the last."""
     named = [f"{course_name(r)} ({pct(r['accuracy'])})" for r in rows]
     return join(named) if len(named) <= 3 else f"from {named[0]} down to {named[-1]}"
 
 
-def comparison_table(ranked, cnn, around=2):
+def who_scores_higher(standing: Standing) -> str:
+    """Which of Table 3's methods score higher than my CNN, which the same, which lower, at full precision."""
+    groups = ((standing.above, "higher"), (standing.equal, "exactly the same"), (standing.below, "lower"))
+    total, clauses = sum(len(rows) for rows, _ in groups), []
+    for rows, verb in groups:
+        if rows:
+            lead = (f"all {words(total)} classifiers in Table 3" if len(rows) == total else
+                    f"the other {words(len(rows))}" if clauses else
+                    f"{words(len(rows))} of the {words(total)} classifiers in Table 3")
+            named = listing(rows)
+            mark = "," if named.startswith("from") else ":"
+            clauses.append(f"{lead} {'scores' if len(rows) == 1 else 'score'} {verb}{mark} {named}")
+    return capital("; ".join(clauses)) + "."
+
+
+def margin_sentence(standing: Standing) -> str:
+    """How far my nearest neighbour in Table 3 is, in points and test images, and whether chance explains it."""
+    near, mine = standing.nearest, pct(standing.accuracy)
+    gap = f"{points(near['accuracy'], standing.accuracy)} points"
+    images = f"{words(round(abs(near['accuracy'] - standing.accuracy) * TEST_IMAGES))} of the {TEST_IMAGES:,}"
+    if near in standing.equal:
+        opening = f"My {mine} equals {course_name(near, 'the ')}'s to the last of the {TEST_IMAGES:,} test images"
+    elif near in standing.above:
+        opening = (f"At full precision {course_name(near, 'the ')}'s {pct(near['accuracy'])} is higher than my {mine}, "
+                   f"{'but only ' * standing.within_noise(near)}by {gap}, {images} test images")
+    else:
+        opening = (f"My nearest neighbour, {course_name(near)} with {pct(near['accuracy'])}, is {gap} behind me, "
+                   f"{images} test images")
+    verdict = ("so one seeded run cannot order the two" if standing.within_noise(near) else
+               "so chance alone is unlikely to explain the order")
+    return f"{opening}; two standard errors of my accuracy span {standing.noise:.2f} points, {verdict}."
+
+
+def why_sentences(standing: Standing, part1: Part1) -> list[str]:
+    """Why the methods above and below score as they do against my network."""
+    if standing.fell_short:
+        return [f"That even {course_name(standing.above[-1])} beats my network tells me this run fell short of what "
+                f"the architecture can do, so I would check my training before blaming the method."]
+    found = ["The classifiers below me treat an image as a flat list of pixel values, while my network applies the "
+             "same small filters at every position and max pooling tolerates small shifts, so it learns local shapes "
+             "such as collars, soles and handles with few weights."] if standing.below else []
+    svm = next(r for r in standing.above + standing.equal + standing.below if r["name"] == "SVC")
+    if svm not in standing.below or standing.within_noise(svm):
+        found.append(f"I think an RBF-kernel SVM on raw pixels can match my {part1.params:,}-parameter network "
+                     f"because my network keeps little of each image: every image passes through a "
+                     f"{words(part1.bottleneck)}-channel layer, and its classifier sees only {part1.fc_inputs} numbers "
+                     f"per image, while the SVM compares all {PIXELS} raw pixels of a test image with each of its "
+                     f"stored support vectors.")
+    large = [CAPACITY[r["name"]] for r in standing.above if r["name"] in CAPACITY]
+    if large:
+        found.append(f"The other methods above me make up for the flat view with far more stored numbers than my "
+                     f"network has: {join(large[:3])}.")
+    return found
+
+
+def comparison_table(ranked: list[dict], around: int = 2) -> str:
     """Table 3's rows ranked just above and below the CNN (ranked among Table 3 alone), as a markdown table."""
-    ranked = [r for r in ranked if r is cnn or r["source"] == "published"]
-    position = ranked.index(cnn)
+    rows = [r for r in ranked if r["source"] in ("published", "this CNN")]
+    position = next(i for i, r in enumerate(rows) if r["source"] == "this CNN")
     lines = ["| rank | classifier | test accuracy |", "|---:|---|---:|"]
-    lines += [f"| {rank} | {'my CNN' if r is cnn else re.sub('^(an?|the) ', '', course_name(r))} | "
-              f"{pct(r['accuracy'])} |"
-              for rank, r in enumerate(ranked, 1) if abs(rank - 1 - position) <= around]
+    lines += [f"| {i + 1} | {'my CNN' if i == position else capital(course_name(r, ' ').strip())} | "
+              f"{pct(r['accuracy'])} |" for i, r in enumerate(rows) if abs(i - position) <= around]
     return "\n".join(lines)
 
 
-def answer_8a(part1):
+def answer_8a(part1: Part1) -> str:
     """8(a): which Table 3 techniques beat the CNN, which do worse, why, and how far the comparison carries."""
-    ranked = part1["ranked"]
-    cnn = next(r for r in ranked if r["source"] == "this CNN")
-    table = [r for r in ranked if r["source"] == "published"]
-    accuracy, total = cnn["accuracy"], words(len(table))
-    tied = [r for r in table if round(accuracy, 3) == r["accuracy"]]  # at Table 3's precision, 0.1 point
-    better = [r for r in table if r["accuracy"] > accuracy and r not in tied]
-    worse = [r for r in table if r["accuracy"] < accuracy and r not in tied]
-    sentences = [f"My CNN reached {pct(accuracy)} on the {TEST_IMAGES:,} Fashion-MNIST test images with "
-                 f"{part1['params']:,} parameters."]
-    if better and not worse and not tied:
-        sentences.append(f"All {total} classifiers in Table 3 score higher, {listing(better)}.")
-    elif better:
-        sentences.append(f"{capital(words(len(better)))} of the {total} classifiers in Table 3 "
-                         f"{'scores' if len(better) == 1 else 'score'} higher: {listing(better)}.")
-    if tied:
-        sentences.append(f"I tie with {listing(tied)} at the precision Table 3 reports.")
-    if worse:
-        lead = (f"All {total} classifiers in Table 3" if len(worse) == len(table)
-                else f"The other {words(len(worse))}" if better or tied else f"The {words(len(worse))}")
-        sentences.append(f"{lead} {'scores' if len(worse) == 1 else 'score'} lower, "
-                         f"{listing(worse)}.")
-        sentences.append("Every classifier in the table treats an image as a flat list of pixel values, while my "
-                         "network applies the same small filters at every position and max pooling tolerates small "
-                         "shifts, so it learns local shapes such as collars, soles and handles with few weights.")
-    large = [CAPACITY[r["name"]] for r in better if r["name"] in CAPACITY]
-    if better and better[-1]["name"] not in CAPACITY:  # a simple method beats my network
-        sentences.append(f"That even {course_name(better[-1])} beats my network tells me this run fell short of "
-                         f"what the architecture can do, so I would check my training before blaming the method.")
-    elif large:
-        sentences.append(f"The classifiers above me make up for the flat view with far more stored numbers than my "
-                         f"network has: {join(large) if len(large) <= 3 else 'for example, ' + join(large[:3])}.")
-    images = part1.get("train_images")  # baselines.py's results do not say
-    trained = f" trained on {images:,} of the {PAPER_TRAIN_IMAGES:,} training images" if images else ""
-    sentences.append(f"The comparison is not like for like: my figure is one seeded run{trained}, while Table 3 "
-                     f"gives the mean accuracy over repeated runs of the best configuration of each scikit-learn "
-                     f"family.")
-    nearest = min(table, key=lambda r: abs(r["accuracy"] - accuracy))
-    margin = abs(nearest["accuracy"] - accuracy)
-    if not tied and margin < 0.01:
-        sentences.append(f"My nearest neighbour in the ranking, {course_name(nearest)}, is only {points(margin)} "
-                         f"points {'ahead' if nearest in better else 'behind'}, about "
-                         f"{words(round(margin * TEST_IMAGES))} test images, so I cannot claim that this order "
-                         f"would survive another seed.")
-    return " ".join(sentences) + "\n\n" + comparison_table(ranked, cnn)
+    standing = analysis.table3_standing(part1.ranked)
+    opening = (f"My CNN reached {pct(standing.accuracy)} on the {TEST_IMAGES:,} Fashion-MNIST test images with "
+               f"{part1.params:,} parameters.")
+    caveat = (f"The comparison is not like for like: my figure is one seeded run trained on {part1.train_images:,} "
+              f"of the {PAPER_TRAIN_IMAGES:,} training images, while Table 3 gives the mean accuracy over repeated "
+              f"runs of the best configuration of each scikit-learn family.")
+    text = " ".join([opening, who_scores_higher(standing), margin_sentence(standing),
+                     *why_sentences(standing, part1), caveat])
+    return text + "\n\n" + comparison_table(part1.ranked)
 
 
-NEXT_STEP = {
-    "overfitting": "The first thing I would try is stronger regularisation: {augment}, more weight decay, or a "
-                   "shorter schedule that ends before the validation loss turns up.",
-    "starting to overfit": "More epochs alone would therefore mostly widen the gap, so I would add regularisation "
-                           "first: {augment} and weight decay.",
-    "still improving": "The first thing I would try is simply a longer schedule, since neither curve had flattened "
-                       "when training stopped.",
-    "still improving, widening": "The first thing I would try is a longer schedule together with {augment}, so that "
-                                 "the extra epochs do not mostly widen the gap between the curves.",
-    "converged": "More epochs would not help, so the next step is more capacity, such as more filters per layer, "
-                 "which the assignment's fixed architecture rules out but a follow-up could test.",
-    "unstable": "The first thing I would try is a lower learning rate before changing anything else.",
-    "too short": "The first thing I would do is train for the full schedule, since one epoch says little.",
+# --- Part 1 (b) --------------------------------------------------------------------------------------
+
+SCHEDULE = {  # what the end of the one-cycle schedule, whose learning rate reaches zero at the last step, means
+    "falling": "; a training loss that still falls at the end is what annealing the learning rate to zero at the "
+               "last step does, so the run ended at the bottom of its schedule rather than before it had converged",
+    "flat": ", at the bottom of my schedule, whose learning rate reaches zero at the last step",
+    "rising": ", although the learning rate was coming down to zero, which points to a problem with the "
+              "optimisation rather than to an unfinished schedule",
 }
+MEANING = {
+    "capacity-limited": "So the fixed network fits its own training images {barely} better than new ones: it is "
+                        "limited by its capacity and underfits rather than memorises.",
+    "underfitting": "So the network underfits: it fits only {train} of its own training images, which means it lacks "
+                    "capacity rather than memorising them.",
+    "overfitting": "So the network had begun to overfit: it kept fitting its training images while getting worse "
+                   "on new ones.",
+    "starting to overfit": "So the network was beginning to fit its training images better than new ones, the first "
+                           "sign of overfitting.",
+    "stable gap": "So the network fits its training images somewhat better than new ones, but as that gap was not "
+                  "growing I see no sign that it was starting to overfit.",
+    "unstable": "Until that is fixed I cannot read over- or underfitting from these curves.",
+    "too short": "Such a short run says little about fitting, so I cannot yet tell whether the network under- or "
+                 "overfits.",
+}
+FLIP_AVERAGE = "averaging the predictions for each test image and its mirror image"
 
 
-def confusion_sentence(confusions, per_class):
-    """What the confusion matrix shows: the class most often mistaken and what for."""
-    if not confusions:
-        name, accuracy = min(per_class.items(), key=lambda item: item[1])
-        return f"My weakest class on the test set is {name}, with {pct(accuracy)} of its images classified correctly."
-    true = confusions[0][0]
-    mistaken = [f"{pct(fraction)} as {predicted}" for t, predicted, fraction in confusions if t == true]
-    other = next((c for c in confusions if c[0] != true), None)
-    also = f", and {pct(other[2])} of the {other[0]} images were taken for {other[1]}" if other else ""
-    return (f"The confusion matrix shows where my errors concentrate: of the {true} test images, "
-            f"{join(mistaken).replace(' as ', ' were classified as ', 1)}{also}.")
+def trend_sentence(curves: Curves, part1: Part1) -> str:
+    """How the losses moved over the last epochs, and where that leaves the schedule."""
+    train, val = curves.train_loss, curves.val_loss
+    if train.direction == "unknown":
+        return (f"{capital(words(curves.epochs))} epoch{'s are' if curves.epochs > 1 else ' is'} too few to read a "
+                f"trend from my curves: the run ended with a training loss of {part1.train_losses[-1]:.4f} and a "
+                f"validation loss of {part1.val_losses[-1]:.4f}.")
+    return (f"Over the last {words(train.epochs)} epochs of {words(curves.epochs)} my training loss went from "
+            f"{train.first:.4f} to {train.last:.4f} and the validation loss from {val.first:.4f} to {val.last:.4f}, "
+            f"so {movement(curves)}{SCHEDULE[train.direction]}.")
 
 
-def answer_8b(part1):
-    """8(b): ideas to improve the CNN, read from the trend of its loss curves and from its confusion matrix."""
-    trend = loss_trend(part1["history"])
-    augment = part1.get("config", {}).get("augment")
-    augmenting = augment not in (None, "", "none", False)
-    sentences = [trend_sentence(trend, "Fashion-MNIST"),
-                 NEXT_STEP[next_step_key(trend)].format(augment="stronger data augmentation" if augmenting
-                                                    else "data augmentation such as small random shifts"),
-                 confusion_sentence(part1.get("confusions"), part1["per_class"]),
-                 f"Telling {'these classes' if part1.get('confusions') else 'that class'} apart depends on small "
-                 f"details rather than the overall outline, so "
-                 + ("if I add capacity, it should be more filters in the first layers, which see the finest detail, "
-                    "together with that regularisation." if trend["verdict"] in OVERFIT_VERDICTS else
-                    "more filters in the first layers, which see the finest detail, is where I would add capacity."),
-                 "I have not tried these changes in Part 1, so they are proposals for the next run rather than "
-                 "results."]
-    return " ".join(sentences)
+def gap_sentence(curves: Curves, part1: Part1) -> str:
+    """The final accuracy and loss gaps, and whether the loss gap grew beyond noise."""
+    gap = loss_gap(part1.val_losses[-1], part1.train_losses[-1])
+    sentence = (f"At the end my training accuracy was {pct(curves.train_acc)} against {pct(curves.val_acc)} on "
+                f"validation, {points(curves.train_acc, curves.val_acc)} points apart, and the validation loss was "
+                f"{abs(gap):.4f} {'above' if gap >= 0 else 'below'} the training loss")
+    if curves.gap.direction == "unknown":
+        return sentence + "."
+    first = loss_gap(part1.val_losses[-curves.gap.epochs], part1.train_losses[-curves.gap.epochs])
+    reading = ", so I do not read it as widening" if curves.gap.direction == "flat" else ""
+    return (f"{sentence}; over those epochs that gap went from {first:.4f} to {gap:.4f}, "
+            f"{GAP_READING[curves.gap.direction]}{reading}.")
+
+
+def idea_sentences(curves: Curves, recipe: dict) -> list[str]:
+    """Improvements that fit the diagnosis, within Part 1's fixed architecture, SGD and cross-entropy."""
+    augment = {"none": "small random shifts and flips as augmentation",
+               "flip": "small random shifts on top of the flips I already use"}.get(
+        recipe["augment"], "stronger augmentation than the random crops and flips I already use")
+    smoothing = "stronger label smoothing" if recipe["label_smoothing"] else "label smoothing"
+    within = "Within Part 1's fixed architecture and SGD with cross-entropy,"
+    if curves.verdict in ("unstable", "too short"):
+        first = "a lower peak learning rate" if curves.verdict == "unstable" else "the full schedule of epochs"
+        return [f"The first thing I would try is {first}, and only then ideas such as {augment} or {FLIP_AVERAGE}."]
+    if curves.underfits:
+        return [f"{within} the ideas that suit a network limited by its capacity add no weights: {FLIP_AVERAGE}, and "
+                f"averaging the weights of the last epochs (SWA); {augment} and {smoothing} might help a little too, "
+                f"although for a network that already underfits such regularisers could cost as much as they give.",
+                "If the specification allowed it, I would first give the early layers more filters, above all the "
+                "bottleneck layer that every image has to pass through, since they see the finest detail."]
+    shorter = ", or a shorter schedule that ends before the validation loss turns up"
+    return [f"{within} the ideas that suit a network that fits its training images better than new ones are "
+            f"regularisers: {augment}, {smoothing}, more weight decay and averaging the weights of the last epochs "
+            f"(SWA){shorter * (curves.verdict == 'overfitting')}; {FLIP_AVERAGE} costs nothing in training.",
+            "More filters in the early layers, if the specification allowed them, I would only try together with "
+            "that regularisation, since they add capacity to overfit with."]
+
+
+def confusion_sentence(part1: Part1) -> str:
+    """The most frequent mistakes and the weakest class, with the figures the notebook prints."""
+    weakest, accuracy = min(part1.per_class.items(), key=lambda item: item[1])
+    last = f"{weakest} is my weakest class, with {pct(accuracy)} of its test images right"
+    mistakes, seen = [], set()
+    for true, predicted, rate in part1.confusions:
+        mistakes.append(f"{pct(rate)} as {predicted}" if true in seen else
+                        f"{pct(rate)} of the {true} images {'' if seen else 'are predicted '}as {predicted}")
+        seen.add(true)
+    if not mistakes:
+        return capital(last) + "."
+    return f"My most frequent mistakes show where the finest detail matters: {join(mistakes)}, while {last}."
+
+
+def answer_8b(part1: Part1) -> str:
+    """8(b): ideas to improve the CNN, read from its curves at the end of the schedule and from its mistakes."""
+    curves = read_curves(part1)
+    longer = (", and so is a longer schedule, one more experiment the still-falling training loss suggests"
+              if curves.train_loss.direction == "falling" and curves.underfits else "")
+    return " ".join([trend_sentence(curves, part1), gap_sentence(curves, part1),
+                     MEANING[curves.verdict].format(train=pct(curves.train_acc),
+                                                    barely="barely" if curves.train_acc > curves.val_acc else "no"),
+                     *idea_sentences(curves, part1.recipe),
+                     confusion_sentence(part1), f"These are proposals that I have not tried in Part 1{longer}."])
+
+
+def part1_answers(part1: Part1) -> str:
+    """Cell 18: the answers to Part 1's discussion prompts (a) and (b), as markdown."""
+    return f"**(a)** {answer_8a(part1)}\n\n**(b)** {answer_8b(part1)}"
 
 
 # --- Part 2 ------------------------------------------------------------------------------------------
 
-def reached_epoch(history, fraction=0.9):
-    """The first epoch whose validation accuracy reached `fraction` of the run's best."""
-    best = max(row["val_accuracy"] for row in history)
-    return next(row["epoch"] for row in history if row["val_accuracy"] >= fraction * best)
+def fitting_sentence(fashion: Curves, cifar: Curves) -> str:
+    """Whether CIFAR-100 shows more under- or overfitting than Fashion-MNIST."""
+    if "too short" in (fashion.verdict, cifar.verdict):
+        return "With so few epochs I cannot tell whether CIFAR-100 shows more over- or underfitting than Fashion-MNIST."
+    if cifar.verdict == "underfitting":
+        return (f"The main change is {'stronger ' * fashion.underfits}underfitting: the network fits only "
+                f"{pct(cifar.train_acc)} of its own CIFAR-100 training images, so it lacks capacity rather than "
+                f"memorising them.")
+    if cifar.verdict in ("overfitting", "starting to overfit") or \
+            cifar.train_acc - cifar.val_acc > fashion.train_acc - fashion.val_acc + analysis.SMALL_GAP:
+        return (f"The main change is more overfitting: training accuracy ended "
+                f"{points(cifar.train_acc, cifar.val_acc)} points above validation accuracy, against "
+                f"{points(fashion.train_acc, fashion.val_acc)} on Fashion-MNIST.")
+    return "I see neither clearly more overfitting nor clearly more underfitting than on Fashion-MNIST."
 
 
-def final_gap(history):
-    return history[-1]["train_accuracy"] - history[-1]["val_accuracy"]
+def curves_sentence(fashion: Curves, cifar: Curves) -> str:
+    """The trends of both runs' losses and of the gap between them, beyond noise (both runs long enough)."""
+    cifar_gap, fashion_gap = GAP_READING[cifar.gap.direction], GAP_READING[fashion.gap.direction]
+    gaps = (f"on both the gap between the losses was {cifar_gap}" if cifar_gap == fashion_gap else
+            f"the gap between the losses was {cifar_gap} on CIFAR-100 and {fashion_gap} on Fashion-MNIST")
+    return (f"Over the last {words(cifar.train_loss.epochs)} epochs on CIFAR-100 {movement(cifar)}, and over the "
+            f"last {words(fashion.train_loss.epochs)} on Fashion-MNIST {movement(fashion)}; {gaps}.")
 
 
-UNDERFIT = 0.6  # a network that fits less than this share of its own training images is underfitting
-OVERFIT_VERDICTS = ("overfitting", "starting to overfit")
+def speed_sentence(fashion: Curves, cifar: Curves) -> str:
+    """When each run's validation accuracy first reached 90% of its best, relative to the run's length."""
+    shares = cifar.converged_epoch / cifar.epochs, fashion.converged_epoch / fashion.epochs
+    pace = "more slowly" if shares[0] > shares[1] else "at the same pace" if shares[0] == shares[1] else "faster"
+    return (f"Validation accuracy first reached 90% of its best value in epoch {fashion.converged_epoch} of "
+            f"{fashion.epochs} on Fashion-MNIST and in epoch {cifar.converged_epoch} of {cifar.epochs} on CIFAR-100, "
+            f"so relative to the length of each run CIFAR-100 converged {pace}.")
 
 
-def answer_7a(part1, part2):
-    """7(a): how the curves changed from Fashion-MNIST to CIFAR-100, and whether the 30% requirement is met."""
-    h1, h2 = part1["history"], part2["history"]
-    t1, t2 = loss_trend(h1), loss_trend(h2)
-    sentences = [
-        f"On CIFAR-100 the spec-adapted network ended with {pct(h2[-1]['train_accuracy'])} training and "
-        f"{pct(h2[-1]['val_accuracy'])} validation accuracy, against {pct(h1[-1]['train_accuracy'])} and "
-        f"{pct(h1[-1]['val_accuracy'])} on Fashion-MNIST, and its test accuracy of {pct(part2['test_accuracy'])} "
-        + (f"meets the {REQUIRED:.0%} the assignment asks for." if part2["test_accuracy"] >= REQUIRED else
-           f"falls short of the {REQUIRED:.0%} the assignment asks for, which my implementation chosen on validation "
-           f"in item 6, {part2['chosen']}, "
-           + ("clears" if part2["chosen_test_accuracy"] >= REQUIRED else "does not clear either")
-           + f" with {pct(part2['chosen_test_accuracy'])}."),
-        f"On both datasets {TREND[t2['verdict']]} over the last epochs."
-        if t1["verdict"] == t2["verdict"] else
-        f"Over {last_epochs(t1['epochs'])} on Fashion-MNIST {TREND[t1['verdict']]}, while over "
-        f"{last_epochs(t2['epochs'])} on CIFAR-100 {TREND[t2['verdict']]}."]
-    gap1, gap2 = final_gap(h1), final_gap(h2)
-    if h2[-1]["train_accuracy"] < UNDERFIT:
-        still = (", although its validation loss had stopped improving, so more epochs alone would mostly widen "
-                 "the gap" if t2["verdict"] in OVERFIT_VERDICTS else "")
-        sentences.append(f"The main change is underfitting: the network fits only {pct(h2[-1]['train_accuracy'])} "
-                         f"of its own CIFAR-100 training images, so it lacks capacity rather than memorising "
-                         f"them{still}.")
-    elif t2["verdict"] in OVERFIT_VERDICTS or gap2 > gap1 + 0.02:
-        sentences.append(f"The main change is more overfitting: training accuracy ended {100 * gap2:+.2f} points "
-                         f"above validation accuracy, against {100 * gap1:+.2f} on Fashion-MNIST.")
-    else:
-        sentences.append("I see neither clearly more overfitting nor clearly more underfitting than on "
-                         "Fashion-MNIST.")
-    e1, e2 = reached_epoch(h1), reached_epoch(h2)
-    slower = e2 / len(h2) > e1 / len(h1)
-    sentences.append(f"Validation accuracy first reached 90% of its best value in epoch {e1} of {len(h1)} on "
-                     f"Fashion-MNIST and in epoch {e2} of {len(h2)} on CIFAR-100, so relative to the length of each "
-                     f"run CIFAR-100 {'converged more slowly' if slower else 'did not converge more slowly'}.")
-    per_class1 = part1["train_images"] // part1["num_classes"]
-    per_class2 = part2["train_images"] // part2["num_classes"]
-    sentences.append(f"That is what the data leads me to expect: {words(part2['num_classes'])} classes with about "
-                     f"{per_class2:,} training images each instead of {words(part1['num_classes'])} with about "
-                     f"{per_class1:,}, and colour photographs of objects on varied backgrounds instead of centred "
-                     f"grey garments, all passing through the same five-channel middle layer.")
-    if part2["config"].get("augment", "none") != part1["config"].get("augment", "none"):
-        sentences.append("The gap between the curves is not directly comparable across the two parts, because on "
-                         "CIFAR-100 the training images are randomly cropped and flipped, which makes them harder to "
-                         "fit than the unchanged validation images.")
-    return " ".join(sentences)
+def requirement_sentence(part2: Part2) -> str:
+    """Whether the adapted network, and otherwise my implementation, meets the assignment's 30%."""
+    adapted = f"The adapted network's test accuracy of {pct(part2.adapted_acc)}"
+    if part2.adapted_acc >= REQUIRED:
+        return f"{adapted} meets the {REQUIRED:.0%} the assignment asks for."
+    if part2.chosen == "spec":
+        return (f"{adapted} falls short of the {REQUIRED:.0%} the assignment asks for, and since no study entry beat "
+                f"it on validation it is also my implementation, so my notebook misses that requirement.")
+    return (f"{adapted} falls short of the {REQUIRED:.0%} the assignment asks for; my implementation, chosen on "
+            f"validation, {part2.chosen}, {'clears it' if part2.test_acc >= REQUIRED else 'misses it too'} with "
+            f"{pct(part2.test_acc)}.")
 
 
-def pick_references(references):
-    """(the best residual network, the best plain three-layer CNN or None) among published.json's results."""
-    references = [references] if isinstance(references, dict) else list(references)
-    residual = max((r for r in references if r["skip_connections"]), key=lambda r: r["accuracy"])
-    plain = [r for r in references if not r["skip_connections"] and r.get("conv_layers") == 3]
-    return residual, max(plain, key=lambda r: r["accuracy"]) if plain else None
+def answer_7a(part1: Part1, part2: Part2) -> str:
+    """(a): how the curves changed from Fashion-MNIST to CIFAR-100, and whether the 30% requirement is met."""
+    fashion, cifar = read_curves(part1), read_curves(part2)
+    found = [f"On CIFAR-100 the adapted network ended with {pct(cifar.train_acc)} training and {pct(cifar.val_acc)} "
+             f"validation accuracy, against {pct(fashion.train_acc)} and {pct(fashion.val_acc)} on Fashion-MNIST.",
+             fitting_sentence(fashion, cifar)]
+    if "too short" not in (fashion.verdict, cifar.verdict):
+        found += [curves_sentence(fashion, cifar), speed_sentence(fashion, cifar)]
+    if part2.recipe["augment"] not in ("none", part1.recipe["augment"]):
+        found.append(f"The training curve is not directly comparable with Part 1's, because on CIFAR-100 the training "
+                     f"images get {AUGMENTATION[part2.recipe['augment']]}, which makes them harder to fit than the "
+                     f"unchanged validation images.")
+    return " ".join(found + [requirement_sentence(part2)])
 
 
-def millions(n):
-    return f"{n / 1e6:.1f} million"
-
-
-def answer_7b(part2, references):
-    """7(b): the gap to a wide residual network and to a plain three-layer CNN, and what explains it."""
-    residual, plain = pick_references(references)
-    chosen = part2.get("chosen")
-    mine = part2["chosen_test_accuracy"] if chosen else part2["test_accuracy"]
-    params = part2["chosen_params"] if chosen else part2["params"]
-    if chosen and chosen != "spec":
-        first = (f"The entry my study chose on validation accuracy, {chosen}, with {part2['chosen_change']}, "
-                 f"reached {pct(mine)} test accuracy against {pct(part2['test_accuracy'])} for the spec-adapted "
-                 f"model.")
-    else:
-        first = f"My spec-adapted model, which is also the one I keep, reached {pct(mine)} test accuracy."
-    sentences = [
-        first,
-        f"That is {points(residual['accuracy'] - mine)} points below the {pct(residual['accuracy'])} of "
-        f"{residual['name']} in {residual['cite']}, which has {words(residual['conv_layers'])} convolutional layers "
-        f"with skip connections against my three without any, and {millions(residual['params'])} parameters "
-        f"against my {params:,}.",
-        "Skip connections are what make that depth trainable, because the gradient reaches the early layers "
-        "through the identity paths, and each extra layer builds features of the features below it."]
-    if plain and plain["accuracy"] > mine:
-        sentences.append(
-            f"Depth is not the whole story, though: {plain['cite']} report {pct(plain['accuracy'])} for a plain "
-            f"three-layer CNN without skip connections or augmentation, with stochastic instead of max pooling, so at "
-            f"least {points(plain['accuracy'] - mine)} points of my gap come from other differences such as the "
-            f"number of channels, the length of training and the pooling itself.")
-    augment = part2.get("config", {}).get("augment") or "none"
-    sentences.append(f"{capital(residual['name'])} trained for {words(residual['epochs'])} epochs with "
-                     f"{residual['augmentation']}, my run for {words(part2['epochs'])} epochs with "
-                     f"{'no augmentation' if augment == 'none' else augment}.")
-    measured = [r for r in part2.get("study", []) if r["status"] == "ran" and r["entry"] != "spec"
-                and r["val_delta_points"] is not None]
-    if measured:
-        sentences.append("My study measured some of these factors against the spec-adapted model on the "
-                         "validation split: " + "; ".join(f"{r['change']}, {r['val_delta_points']:+.2f} points"
-                                                          for r in measured) + ".")
-    return " ".join(sentences)
-
-
-# The architecture changes of the study (7c asks about the architecture), each with the common expectation
-# (+1 helps, -1 hurts) and why.
-EXPECTATIONS = {
-    "wide2": (1, "more channels give the network more capacity"),
-    "wide4": (1, "more channels give the network more capacity"),
-    "wide8": (1, "more channels give the network more capacity"),
-    "no-bottleneck": (1, "a 5-channel layer squeezes every image into five feature maps"),
-    "batchnorm": (1, "batch normalisation usually speeds up and stabilises training"),
-    "dropout": (1, "dropout is the textbook cure for overfitting"),
-    "gap": (-1, "averaging away the positions of features throws information away"),
-}
-NOISE_POINTS = 1.0  # smaller changes of a single seeded run are not read as effects (at least; see noise_points)
-# What an underfitting network is expected to do with a regulariser: nothing to cure, so it costs accuracy.
-UNDERFIT_EXPECTATIONS = {"dropout": (-1, "the network underfits, and dropout only makes fitting harder")}
-
-
-def noise_points(part2):
-    """The smallest difference in validation accuracy, in points, that I read as an effect of a change: two
-    standard errors of the difference of two accuracies on the validation images, and at least NOISE_POINTS."""
-    p, n = part2["history"][-1]["val_accuracy"], part2.get("val_images") or 5000
-    return max(NOISE_POINTS, round(200 * math.sqrt(2 * p * (1 - p) / n), 1))
-
-
-def expectations(part2):
-    """EXPECTATIONS as they apply to this run: a regulariser is expected to hurt a network that underfits."""
-    underfits = part2["history"][-1]["train_accuracy"] < UNDERFIT or loss_trend(part2["history"])["verdict"] in (
-        "still improving", "converged")
-    return {**EXPECTATIONS, **(UNDERFIT_EXPECTATIONS if underfits else {})}
-
-
-def study_sentence(study):
-    """Which study entries ran and which were skipped."""
-    ran = [r["entry"] for r in study if r["status"] == "ran"]
-    skipped = [r["entry"] for r in study if r["status"] != "ran"]
-    if not study:
-        return "My architecture study did not run in this execution."
-    if not skipped:
-        every = "Both" if len(study) == 2 else f"All {words(len(study))}"
-        return f"{every} entries of my study ran within the time budget."
-    return (f"Of the {words(len(study))} entries in my study, {words(len(ran))} ran and {words(len(skipped))} "
-            f"did not fit the time budget and {'was' if len(skipped) == 1 else 'were'} skipped: {join(skipped)}.")
-
-
-def answer_7c(part2):
-    """7(c): the architecture change that surprised most, picked from the study's validation results."""
-    study, expected, noise = part2.get("study", []), expectations(part2), noise_points(part2)
-    ran = [r for r in study if r["entry"] in expected and r["status"] == "ran"
-           and r["val_delta_points"] is not None]
-    if not ran:
-        return (f"{study_sentence(study)} None of the single architecture changes ran, so this run gives me no "
-                f"evidence about which change would surprise me. Running the notebook with a larger study budget "
-                f"would answer this question.")
-    clear = [r for r in ran if abs(r["val_delta_points"]) >= noise]
-    against = [r for r in clear if r["val_delta_points"] * expected[r["entry"]][0] < 0]
+def study_sentence(part2: Part2) -> str:
+    """What the study measured against the adapted network, reading only differences beyond noise."""
+    clear, within = analysis.measured_changes(part2)
+    noise = f"the {analysis.noise_points(part2):.1f} points that chance alone can move it"
     if not clear:
-        flat = max(ran, key=lambda r: abs(r["val_delta_points"]))
-        return (f"{study_sentence(study)} What surprised me was that no single architecture change moved "
-                f"validation accuracy by more than {noise:.1f} points against the spec-adapted model, the most that "
-                f"chance alone moves it on my validation images; the largest was {flat['change']}, at "
-                f"{flat['val_delta_points']:+.2f} points. My takeaway is that at this budget the training recipe, "
-                f"not the architecture, limits the network, and that changes must be judged against run-to-run "
-                f"variation.")
-    surprise = max(against or clear, key=lambda r: abs(r["val_delta_points"]))
-    sign, reason = expected[surprise["entry"]]
-    helped = surprise["val_delta_points"] > 0
-    sentences = [
-        study_sentence(study),
-        f"The change that surprised me most was {surprise['change']}: it moved validation accuracy by "
-        f"{surprise['val_delta_points']:+.2f} points against the spec-adapted model.",
-        f"The common expectation is that it {'helps' if sign > 0 else 'hurts'}, because {reason}, and here it "
-        f"{'helped' if helped else 'hurt'}" + (", the opposite." if surprise in against
-                                                else ", by more than any other single change.")]
-    biggest = max(ran, key=lambda r: r["val_delta_points"])
-    if biggest["val_delta_points"] >= noise and biggest is not surprise:
-        sentences.append(f"The largest single-change gain came from {biggest['change']}, at "
-                         f"{biggest['val_delta_points']:+.2f} points.")
-    sentences += [f"Each entry is a single seeded run, so I only read differences above {noise:.1f} points, which "
-                  f"chance alone rarely produces on my validation images.",
-                  "My takeaway is to measure each change on the validation set instead of trusting the common "
-                  "expectation, which was not a reliable guide for a network this small; a combined entry such as "
-                  "wide-bn shows what works together, but only the single changes show which one mattered."
-                  if against else
-                  "My takeaway is that for a network this small the size of each change's effect, not just its "
-                  "direction, has to be measured, one change at a time on the validation set."]
-    return " ".join(sentences)
+        return (f"My study measured some of these factors on the validation images, but no entry moved validation "
+                f"accuracy against the adapted network by more than {noise}.")
+    named = join([f"{r['entry']} at {r['val_delta_points']:+.2f}" for r in clear])
+    rest = f", while {join([r['entry'] for r in within])} stayed within it" if within else ""
+    return (f"Against the adapted network on the validation images, my study measured {named} points, "
+            f"{'all ' * (len(clear) > 1)}beyond {noise}{rest}.")
+
+
+def answer_7b(part2: Part2, references: list[dict]) -> str:
+    """(b): the gap to the best residual network and to a plain three-layer CNN, and what explains it."""
+    residual = max((r for r in references if r["skip_connections"]), key=lambda r: r["accuracy"])
+    plain = max((r for r in references if not r["skip_connections"] and r["conv_layers"] == 3),
+                key=lambda r: r["accuracy"])
+    mine = part2.test_acc
+    found = [f"My implementation is the adapted network itself, and it reached {pct(mine)} test accuracy."
+             if part2.chosen == "spec" else
+             f"My implementation, the study entry {part2.chosen}, whose change is {part2.chosen_change}, reached "
+             f"{pct(mine)} test accuracy against {pct(part2.adapted_acc)} for the adapted network.",
+             f"That is {points(residual['accuracy'], mine)} points below the {pct(residual['accuracy'])} of "
+             f"{residual['name']} in {residual['cite']}, which has {words(residual['conv_layers'])} convolutional "
+             f"layers with skip connections against my three without any, groups of "
+             f"{join(map(str, residual['widths']))} channels against the adapted network's "
+             f"{join([words(w) for w in SPEC_WIDTHS])}, and "
+             f"{residual['params'] / 1e6:.1f} million parameters against my {part2.chosen_params:,}.",
+             "Skip connections are what make that depth trainable, because the gradient reaches the early layers "
+             "through the identity paths, so each extra layer can build features of the features below it."]
+    if plain["accuracy"] > mine:
+        found.append(f"Depth is not the whole story, though: {plain['cite']} report {pct(plain['accuracy'])} for a "
+                     f"plain three-layer CNN without skip connections or augmentation, with stochastic instead of max "
+                     f"pooling, so at least {points(plain['accuracy'], mine)} points of my gap come from other "
+                     f"differences such as the number of channels, the length of training and the pooling itself.")
+    found += [f"{capital(residual['name'])} trained for {words(residual['epochs'])} epochs with "
+              f"{residual['augmentation']}, my networks for {words(part2.recipe['epochs'])} epochs with "
+              f"{AUGMENTATION[part2.recipe['augment']]}.", study_sentence(part2)]
+    return " ".join(found)
+
+
+def answer_7c(part2: Part2) -> str:
+    """(c): the architecture change that surprised me most, from the study's validation deltas."""
+    effects, noise = analysis.architecture_effects(part2), f"{analysis.noise_points(part2):.1f}"
+    ran = (f"All {words(len(part2.study))} entries of my study trained for {words(part2.recipe['epochs'])} epochs "
+           f"on the same split from the same seed, and I compare them with the adapted network on validation.")
+    surprising = analysis.surprise(effects)
+    if surprising is None:
+        flat = max(effects, key=lambda e: abs(e.delta))
+        return (f"{ran} What surprised me was that no single architecture change moved validation accuracy by more "
+                f"than {noise} points against the adapted network, about what chance alone can move it on my "
+                f"{part2.val_images:,} validation images; the largest was {flat.row['change']}, at {flat.delta:+.2f} "
+                f"points. My takeaway is that at this budget the training recipe, not the architecture, limits the "
+                f"network, and that changes must be judged against run-to-run variation.")
+    said = [ran, f"The change that surprised me most was {surprising.row['change']}: it moved validation accuracy by "
+                 f"{surprising.delta:+.2f} points against the adapted network.",
+            f"The common expectation is that it {'helps' if surprising.expected > 0 else 'hurts'}, because "
+            f"{surprising.reason}, and here it {'helped' if surprising.delta > 0 else 'hurt'}"
+            + (", the opposite." if surprising.against else ", by more than any other single change.")]
+    best = max(effects, key=lambda e: e.delta)
+    if best.clear and best.delta > 0 and best is not surprising:
+        said.append(f"The largest single-change gain came from {best.row['change']}, at {best.delta:+.2f} points.")
+    said += [
+        f"Each entry is a single seeded run, so I only read differences above {noise} points, two standard errors of "
+        f"the difference of two accuracies on my {part2.val_images:,} validation images.",
+        "My takeaway is to measure each change on the validation set instead of trusting the common expectation, "
+        "which was not a reliable guide for a network this small; a combined entry such as wide-bn shows what works "
+        "together, but only the single changes show which one mattered." if surprising.against else
+        "My takeaway is that for a network this small the size of each change's effect, not just its direction, has "
+        "to be measured, one change at a time on the validation set."]
+    return " ".join(said)
+
+
+def part2_answers(part1: Part1, part2: Part2) -> str:
+    """Cell 37: the answers to Part 2's discussion prompts (a), (b) and (c), as markdown."""
+    references = load_published()["cifar100_references"]["results"]
+    return (f"**(a)** {answer_7a(part1, part2)}\n\n**(b)** {answer_7b(part2, references)}\n\n"
+            f"**(c)** {answer_7c(part2)}")

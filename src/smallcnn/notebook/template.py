@@ -203,7 +203,7 @@ test_loss, test_acc = evaluate(model, test_loader, criterion, device)
 print(f"[Fashion-MNIST test] Loss = {test_loss:.4f} | Acc = {test_acc*100:.2f}%")
 
 # Which classes my network confuses: accuracy per class, the most frequent mistakes, the whole matrix.
-# core: predict, confusion_matrix, class_rates, print_mistakes, plot_confusion
+# core: predict, confusion_matrix, class_rates, mistakes, print_mistakes, plot_confusion
 predictions, labels = predict(model, test_loader, device)
 matrix = confusion_matrix(labels, predictions, len(train_full.classes))
 per_class, confusions = print_mistakes(matrix, train_full.classes)
