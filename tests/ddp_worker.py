@@ -1,6 +1,6 @@
 """A torchrun worker for tests/test_distributed.py: `smallcnn` with a fault injected, or a BatchNorm check.
 
-    torchrun ... tests/ddp_worker.py poison RANK STEP ARGS...  # rank RANK's loss turns NaN after STEP steps
+    torchrun ... tests/ddp_worker.py poison RANK STEP ARGS...  # rank RANK's loss turns NaN after STEP batches
     torchrun ... tests/ddp_worker.py batchnorm                  # CPUSyncBatchNorm == BatchNorm2d on the whole batch
 """
 
@@ -10,20 +10,14 @@ import sys
 import torch
 from torch import distributed, nn
 
+from faults import poison_after
 from smallcnn.cli import main
-from smallcnn.core import train
+from smallcnn.core.data import TensorLoader
 
 
 def poison(rank, after, *args):
-    real_step, calls = train.train_step, {"n": 0}
-
-    def poisoned(*step_args):
-        calls["n"] += 1
-        totals = real_step(*step_args)
-        return totals * float("nan") if calls["n"] > int(after) else totals
-
     if int(os.environ["RANK"]) == int(rank):
-        train.train_step = poisoned
+        TensorLoader.__iter__ = poison_after(int(after))
     return main(["train", *args])
 
 

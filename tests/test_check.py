@@ -15,6 +15,7 @@ import pytest
 
 from smallcnn.notebook import check
 from smallcnn.notebook.check_cells import MAX_OUTPUT_CHARS, Unreadable, parse_notebook
+from smallcnn.notebook.check_items import other_test_accuracy
 from smallcnn.notebook.check_layout import STARTER_FILE, starter
 from smallcnn.notebook.check_text import sentences, split_answers, table3_claims
 
@@ -70,8 +71,8 @@ def run_part2(nb: dict, accuracy: float = 38.5) -> dict:
     part1_model = "".join(nb["cells"][6]["outputs"][0]["data"]["text/plain"])
     model = part1_model.replace("Conv2d(1, 10", "Conv2d(3, 10").replace("in_features=144, out_features=10",
                                                                         "in_features=256, out_features=100")
-    epochs = "".join(f"Epoch {e}/15: train_loss=3.1000, train_acc=0.3000, val_loss=3.2000, val_acc={accuracy / 100:.4f}\n"
-                     for e in range(1, 16))
+    epochs = "".join(f"Epoch {e}/15: train_loss=3.1000, train_acc=0.3000, val_loss=3.2000, "
+                     f"val_acc={accuracy / 100:.4f}\n" for e in range(1, 16))
     outputs = {20: [stream("Device: cpu\n")], 22: [], 23: [result("(45000, 5000, 10000)")], 25: [result(model)],
                27: copy.deepcopy(nb["cells"][8]["outputs"]), 29: [], 31: [stream(epochs)],
                33: [{"output_type": "display_data", "metadata": {},
@@ -124,37 +125,45 @@ def test_items_carry_the_starters_points():
 
 # --- the model: each architecture deviation --------------------------------------------------------
 
-MODEL_DEFECTS = {
-    "widths": [("Conv2d(1, 10", "Conv2d(1, 8"), ("Conv2d(10, 5", "Conv2d(8, 5")],
-    "kernel": [("nn.Conv2d(10, 5, kernel_size=3, padding=1)", "nn.Conv2d(10, 5, kernel_size=5, padding=2)"),
-               ("Conv2d(10, 5, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))",
-                "Conv2d(10, 5, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2))")],
-    "pooling size": [("nn.MaxPool2d(2)", "nn.MaxPool2d(3)"), ("MaxPool2d(kernel_size=2, stride=2", "MaxPool2d(kernel_size=3, stride=3")],
-    "order": [("x = self.pool(self.relu(self.conv1(x)))", "x = self.relu(self.pool(self.conv1(x)))")],
-    "pooling steps": [("x = self.pool(self.relu(self.conv3(x)))", "x = self.relu(self.conv3(x))"),
-                      ("nn.Linear(16 * 3 * 3, 10)", "nn.Linear(16 * 7 * 7, 10)"), ("in_features=144", "in_features=784")],
-    "linear layers": [("self.fc = nn.Linear(16 * 3 * 3, 10)", "self.fc1 = nn.Linear(16 * 3 * 3, 64)\n        self.fc = nn.Linear(64, 10)"),
-                      ("out = self.fc(x)", "out = self.fc(self.fc1(x))")],
-    "input channels": [("Conv2d(1, 10", "Conv2d(3, 10")],
-    "Linear inputs": [("nn.Linear(16 * 3 * 3, 10)", "nn.Linear(16 * 4 * 4, 10)"), ("in_features=144", "in_features=256")],
-    "batch norm in Part 1": [("self.relu = nn.ReLU()", "self.relu = nn.ReLU()\n        self.bn = nn.BatchNorm2d(10)"),
-                             ("x = self.pool(self.relu(self.conv1(x)))", "x = self.pool(self.relu(self.bn(self.conv1(x))))")],
-}
-MODEL_REASONS = {"widths": "8 channels where Conv_10 needs 10", "kernel": "kernel 5 where the assignment has 3",
-                 "pooling size": "pooling 3 where the assignment has 2", "order": "max-pool (MaxPool2d) where the assignment has ReLU",
-                 "pooling steps": "2 max-pooling steps where the assignment has 3",
-                 "linear layers": "2 linear layers where the assignment has 1", "input channels": "3 input channels where Fashion-MNIST has 1",
-                 "Linear inputs": "takes 256 inputs where the layers before it give 144",
-                 "batch norm in Part 1": "adds to the assignment's network: BatchNorm2d ×1"}
+# (the defect, its edits of cell 6's source and printed model, what the reason says)
+MODEL_DEFECTS = [
+    ("widths", [("Conv2d(1, 10", "Conv2d(1, 8"), ("Conv2d(10, 5", "Conv2d(8, 5")],
+     "8 channels where Conv_10 needs 10"),
+    ("kernel", [("nn.Conv2d(10, 5, kernel_size=3, padding=1)", "nn.Conv2d(10, 5, kernel_size=5, padding=2)"),
+                ("Conv2d(10, 5, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))",
+                 "Conv2d(10, 5, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2))")],
+     "kernel 5 where the assignment has 3"),
+    ("pooling size", [("nn.MaxPool2d(2)", "nn.MaxPool2d(3)"),
+                      ("MaxPool2d(kernel_size=2, stride=2", "MaxPool2d(kernel_size=3, stride=3")],
+     "pooling 3 where the assignment has 2"),
+    ("order", [("x = self.pool(self.relu(self.conv1(x)))", "x = self.relu(self.pool(self.conv1(x)))")],
+     "max-pool (MaxPool2d) where the assignment has ReLU"),
+    ("pooling steps", [("x = self.pool(self.relu(self.conv3(x)))", "x = self.relu(self.conv3(x))"),
+                       ("nn.Linear(16 * 3 * 3, 10)", "nn.Linear(16 * 7 * 7, 10)"),
+                       ("in_features=144", "in_features=784")],
+     "2 max-pooling steps where the assignment has 3"),
+    ("linear layers", [("self.fc = nn.Linear(16 * 3 * 3, 10)",
+                        "self.fc1 = nn.Linear(16 * 3 * 3, 64)\n        self.fc = nn.Linear(64, 10)"),
+                       ("out = self.fc(x)", "out = self.fc(self.fc1(x))")],
+     "2 linear layers where the assignment has 1"),
+    ("input channels", [("Conv2d(1, 10", "Conv2d(3, 10")], "3 input channels where Fashion-MNIST has 1"),
+    ("Linear inputs", [("nn.Linear(16 * 3 * 3, 10)", "nn.Linear(16 * 4 * 4, 10)"),
+                       ("in_features=144", "in_features=256")],
+     "takes 256 inputs where the layers before it give 144"),
+    ("batch norm in Part 1", [("self.relu = nn.ReLU()", "self.relu = nn.ReLU()\n        self.bn = nn.BatchNorm2d(10)"),
+                              ("x = self.pool(self.relu(self.conv1(x)))",
+                               "x = self.pool(self.relu(self.bn(self.conv1(x))))")],
+     "adds to the assignment's network: BatchNorm2d ×1"),
+]
 
 
-@pytest.mark.parametrize("defect", MODEL_DEFECTS)
-def test_each_architecture_deviation_is_flagged_on_the_model(defect):
+@pytest.mark.parametrize("defect, edits, reason", MODEL_DEFECTS, ids=[defect for defect, _, _ in MODEL_DEFECTS])
+def test_each_architecture_deviation_is_flagged_on_the_model(defect, edits, reason):
     nb = fresh()
-    for old, new in MODEL_DEFECTS[defect]:
+    for old, new in edits:
         edit(nb, 6, old, new)
     found = assert_only(nb, {"p1.model"})
-    assert any(MODEL_REASONS[defect] in reason for reason in found["p1.model"].reasons), found["p1.model"].reasons
+    assert any(reason in r for r in found["p1.model"].reasons), found["p1.model"].reasons
 
 
 def test_a_printed_model_that_is_not_the_source_is_flagged():
@@ -262,7 +271,8 @@ def test_part2_names_its_allowed_changes_and_other_classes():
                                          "        self.bn2 = nn.BatchNorm2d(5)\n        self.bn3 = nn.BatchNorm2d(16)")
     reason = assert_only(nb, set())["p2.model"].reasons[0]
     assert "changes: BatchNorm2d after each conv" in reason
-    assert "also defines WideCNN (changes: widths 32/64/128; BatchNorm2d after each conv; Dropout before the FC)" in reason
+    assert ("also defines WideCNN (changes: widths 32/64/128; BatchNorm2d after each conv; Dropout before the FC)"
+            in reason)
 
 
 # --- the notebook-wide rules -----------------------------------------------------------------------
@@ -324,7 +334,8 @@ def test_the_deliverables_placeholder_is_the_students_to_replace():
 
 
 @pytest.mark.parametrize("line, flagged", [("import pandas as pd", True), ("!pip install tqdm", True),
-                                           ("import time", False), ("from sklearn.metrics import accuracy_score", False)])
+                                           ("import time", False),
+                                           ("from sklearn.metrics import accuracy_score", False)])
 def test_libraries_beyond_the_starters_are_flagged(line, flagged):
     nb = edit(fresh(), 1, "import numpy as np\n", f"import numpy as np\n{line}\n")
     found = assert_only(nb, {"libraries"} if flagged else set())["libraries"]
@@ -379,8 +390,8 @@ def test_a_changed_given_line_is_flagged_but_an_mps_device_line_is_not():
     nb = edit(fresh(), 3, "download=True, transform=transform)\ntest_ds",
               "download=False, transform=transform)\ntest_ds")
     assert "a given line changed or removed" in assert_only(nb, {"structure"})["structure"].reasons[0]
-    mps = edit(fresh(), 1, 'print("Device:", device)', "device = torch.device('mps') if torch.backends.mps.is_available() "
-                                                       'else device\nprint("Device:", device)')
+    mps_line = "device = torch.device('mps') if torch.backends.mps.is_available() else device"
+    mps = edit(fresh(), 1, 'print("Device:", device)', f'{mps_line}\nprint("Device:", device)')
     assert_only(mps, set())
 
 
@@ -395,17 +406,18 @@ def test_part2_under_30_percent_is_flagged():
 def test_a_claim_that_table3_contradicts_is_flagged():
     nb = edit(fresh(), 18, "Only SVC (89.7%) reports", "Only SVC (89.7%) and KNN (85.4%) report")
     reasons = assert_only(nb, {"p1.discussion"})["p1.discussion"].reasons
-    assert any("calls KNeighborsClassifier better, but Table 3's 85.4% is below the printed 88.38%" in r for r in reasons)
+    wanted = "calls KNeighborsClassifier better, but Table 3's 85.4% is below the printed 88.38%"
+    assert any(wanted in reason for reason in reasons)
 
 
 @pytest.mark.parametrize("index, old, new, item", [
     (12, "epochs = 15", "epochs = 10", "p1.run"),
-    (8, "torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)", "torch.optim.Adam(model.parameters())", "p1.loss"),
+    (8, "torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)", "torch.optim.Adam(model.parameters())",
+     "p1.loss"),
     (14, 'plt.plot(range(1, epochs + 1), val_losses, label="Validation loss")\n', "", "p1.plot"),
     (10, "        loss.backward()\n", "", "p1.loop"),
     (18, " Data augmentation such as small shifts and horizontal flips would help the network generalize.", "",
      "p1.discussion"),
-    (37, "**(c)**", "", "p2.discussion"),
     (4, "train_ds, val_ds = random_split(train_full, [54000, 6000])",
      "train_ds, val_ds = random_split(train_full, [54000, 6000])\ntrain_ds = train_full", "p1.data"),
 ])
@@ -416,10 +428,117 @@ def test_each_items_own_defect_is_flagged_there(index, old, new, item):
     assert_only(nb, {item})
 
 
+def test_a_missing_part2_answer_is_flagged_where_part2_ran():
+    found = assert_only(edit(run_part2(fresh()), 37, "**(c)**", ""), {"p2.discussion"}, base=RAN_STATUS)
+    assert found["p2.discussion"].reasons == ["cell 37: no (c) answer found"]
+
+
+def test_short_answers_of_a_part_that_never_ran_are_cannot_tell():
+    nb = fresh()
+    nb["cells"][37]["source"] = "*Not answered: CIFAR-100 could not be downloaded.*"
+    found = results(nb)["p2.discussion"]
+    assert found.status == "unknown" and found.reasons[0] == "Part 2 was not executed"
+
+
 def test_part2_not_executed_is_cannot_tell_but_its_source_is_still_judged():
     nb = edit(fresh(), 31, "epochs = 15", "epochs = 5")
     assert assert_only(nb, {"p2.run"})["p2.run"].reasons == ['cell 31: "epochs = 5": 5 epochs where the assignment '
                                                              "asks for at least 15"]
+
+
+# --- what real completed copies do, without a flag -------------------------------------------------
+
+def test_answers_above_the_untouched_empty_cell_are_read():
+    nb = fresh()
+    answers = nb["cells"][18]
+    nb["cells"][18] = {"cell_type": "code", "id": "cell-18", "metadata": {}, "execution_count": None, "outputs": [],
+                       "source": ""}
+    nb["cells"].insert(18, dict(answers, id="answers"))
+    found = assert_only(nb, set())
+    assert any("a blank code cell" in r for r in found["structure"].reasons)
+
+
+def test_answers_left_out_flag_the_discussion_only():
+    nb = fresh()
+    nb["cells"][18] = {"cell_type": "code", "id": "cell-18", "metadata": {}, "execution_count": None, "outputs": [],
+                       "source": ""}
+    assert assert_only(nb, {"p1.discussion"})["p1.discussion"].reasons == [
+        "cell 18: no answers (the cell after the Discussion box is empty)"]
+
+
+def test_part2_run_in_a_fresh_kernel_of_its_own_is_in_order():
+    nb = run_part2(fresh())
+    for count, index in enumerate((20, 22, 23, 25, 27, 29, 31, 33, 35), start=1):
+        nb["cells"][index]["execution_count"] = count
+    assert_only(nb, set(), base=RAN_STATUS)
+
+
+def test_run_all_without_a_restart_is_noted_not_flagged():
+    nb = fresh()
+    for cell in nb["cells"]:
+        if cell.get("execution_count"):
+            cell["execution_count"] += 48
+    reasons = assert_only(nb, set())["execution"].reasons
+    assert "cell 1: counts start at [49], not [1]: not one Run All from a fresh kernel (not flagged)" in reasons
+
+
+def test_a_model_built_by_a_helper_function_is_read():
+    nb = fresh()
+    nb["cells"][25]["source"] = """def conv_block(cin, cout):
+    return nn.Sequential(nn.Conv2d(cin, cout, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+
+# Define the network architecture
+class SmallCNN(nn.Module):
+    def __init__(self, num_classes=100):
+        # CODE HERE
+        # Define the convolutional layers, pooling layers...
+        super().__init__()
+        self.blocks = nn.Sequential(conv_block(3, 10), self.block(10, 5), conv_block(5, 16))
+        self.fc = nn.Linear(16 * 4 * 4, num_classes)
+
+    def block(self, cin, cout):
+        return conv_block(cin, cout)
+
+    def forward(self, x):
+        # CODE HERE
+        # Implement the forward pass. Return the final output.
+        out = self.fc(self.blocks(x).flatten(1))
+        return out
+
+# You may want to verify the architecture of CNN
+model = SmallCNN().to(device)
+model"""
+    assert "convs 3→10→5→16" in assert_only(nb, set())["p2.model"].reasons[0]
+
+
+def test_renamed_datasets_and_a_zero_based_epoch_count_pass():
+    nb = edit(fresh(), 4, "train_ds, val_ds = random_split(train_full, [54000, 6000])",
+              "train_set, val_set = random_split(train_full, [54000, 6000])")
+    for name in ("train", "val"):
+        edit(nb, 4, f"DataLoader({name}_ds,", f"DataLoader({name}_set,")
+    edit(nb, 4, "len(train_ds), len(val_ds)", "len(train_set), len(val_set)")
+    for epoch in range(1, 16):
+        edit(nb, 12, f"Epoch {epoch}/15:", f"Epoch {epoch - 1}:")
+    assert "the outputs show 15 epochs" in assert_only(nb, set())["p1.run"].reasons[0]
+
+
+def test_part2_may_reuse_part1s_optimizer_helper():
+    nb = edit(fresh(), 8, "criterion = nn.CrossEntropyLoss()\noptimizer = torch.optim.SGD(model.parameters(), lr=0.01, "
+                          "momentum=0.9)", "def make_training(model):\n    return nn.CrossEntropyLoss(), "
+                          "torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)\n\n"
+                          "criterion, optimizer = make_training(model)")
+    edit(nb, 27, "criterion = nn.CrossEntropyLoss()\noptimizer = torch.optim.SGD(model.parameters(), lr=0.01, "
+                 "momentum=0.9)", "criterion, optimizer = make_training(model)")
+    assert_only(nb, set())
+
+
+@pytest.mark.parametrize("line, value", [("Test accuracy: 88.42%", 88.42), ("Accuracy on test set: 0.8842", 88.42),
+                                         ("Test Loss: 0.3120, Test Acc: 0.8842", 88.42),
+                                         ("Test accuracy of the network on the 10000 test images: 88 %", 88.0),
+                                         ("Validation accuracy: 88%", None)])
+def test_other_test_accuracy_prints_are_read(line, value):
+    found = other_test_accuracy(line)
+    assert found == pytest.approx(value) if value is not None else found is None
 
 
 # --- the answers -----------------------------------------------------------------------------------
@@ -491,7 +610,7 @@ def test_an_output_over_10_mb_is_skipped_with_a_reason():
     nb = fresh()
     nb["cells"][12]["outputs"].append(stream("x" * (MAX_OUTPUT_CHARS + 1)))
     found = results(parse_notebook(json.dumps(nb)))
-    assert any("cell 12: an output of 10 MB skipped unread (over 10 MB)" in r for r in found["execution"].reasons)
+    assert any("cell 12: an output of 10.0 MB skipped unread (over 10 MB)" in r for r in found["execution"].reasons)
     assert found["p1.run"].status == "ok"
 
 
@@ -581,3 +700,9 @@ def test_the_command_registers_on_a_subparsers_object(capsys):
     args = parser.parse_args(["check", str(STARTER_FILE)])
     assert args.handler(args) == 1
     assert "FLAG     p1.model" in capsys.readouterr().out
+
+
+def test_an_nbformat_notebook_node_is_checked_like_its_json():
+    nbformat = pytest.importorskip("nbformat")
+    node = nbformat.read(str(FIXTURE), as_version=4)
+    assert {item.item: item.status for item in check.check_notebook(node)} == BASE_STATUS

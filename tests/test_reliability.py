@@ -10,16 +10,19 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 from torch import nn
+from torchvision import transforms
 
 import smallcnn
+from faults import interrupt_at, poison_after
 from smallcnn import files, runs
 from smallcnn.cli import main
 from smallcnn.core import train
-from smallcnn.core.data import make_splits
+from smallcnn.core.data import EVAL_BATCH_SIZE, TensorLoader
 from smallcnn.core.models import build_model
 from smallcnn.core.train import TrainConfig, evaluate
 from smallcnn.runs import (
@@ -117,12 +120,11 @@ def test_the_device_actually_used_is_recorded_not_auto(fashion, tmp_path):
 
 def test_model_file_holds_the_weights_that_were_tested(straight_run, fashion):
     saved = torch.load(straight_run / "model.pt", weights_only=False)
-    assert set(saved) >= {"state_dict", "config", "mean", "std", "classes"}
+    assert set(saved) >= {"state_dict", "config", "normalisation", "classes"}
+    assert saved["normalisation"] == ((0.5,), (0.5,))  # the starter's transform: what the weights expect
     model = build_model("dropout").to(memory_format=torch.channels_last)
     model.load_state_dict(saved["state_dict"])
-    mean, std = torch.tensor(saved["mean"]).view(1, -1, 1, 1), torch.tensor(saved["std"]).view(1, -1, 1, 1)
-    test_x = ((fashion.test_images.float() / 255 - mean) / std).contiguous(memory_format=torch.channels_last)
-    accuracy = evaluate(model, test_x, fashion.test_labels, nn.CrossEntropyLoss())[1]
+    accuracy = evaluate(model, TensorLoader(fashion.test, EVAL_BATCH_SIZE, "cpu"), nn.CrossEntropyLoss(), "cpu")[1]
     metrics = json.loads((straight_run / "metrics.json").read_text())
     assert accuracy == pytest.approx(metrics["test_accuracy"], abs=2e-4)
 
@@ -130,15 +132,8 @@ def test_model_file_holds_the_weights_that_were_tested(straight_run, fashion):
 # --- interruption and resume ------------------------------------------------------------------------------
 
 def interrupt_mid_epoch_3(monkeypatch):
-    real_step, calls = train.train_step, {"n": 0}
-
-    def step(*args):
-        calls["n"] += 1
-        if calls["n"] == 2 * STEPS_PER_EPOCH + 5:
-            raise KeyboardInterrupt
-        return real_step(*args)
-
-    monkeypatch.setattr(train, "train_step", step)
+    """Ctrl-C at the fifth training batch of epoch 3."""
+    monkeypatch.setattr(TensorLoader, "__iter__", interrupt_at(2 * STEPS_PER_EPOCH + 5))
 
 
 def interrupt_while_saving_checkpoint_3(monkeypatch):
@@ -168,7 +163,7 @@ def test_resume_after_an_interruption_ends_identical_to_an_uninterrupted_run(
     err = capsys.readouterr().err
     assert one_line_error(err) and f"continue with `smallcnn train --resume {out}`" in err
     assert not (out / "metrics.json").exists() and not list(out.glob(".*"))
-    assert len(torch.load(out / "checkpoint.pt", weights_only=False)["history"]) == 2
+    assert len(torch.load(out / "checkpoint.pt", weights_only=False)["history"]["train_losses"]) == 2
     # An unfinished run is not replaced by starting again without --resume.
     assert main(run_args(fashion, out)) == 2
     assert "an unfinished run (continue it with --resume)" in capsys.readouterr().err
@@ -265,14 +260,7 @@ def test_the_run_folder_checks(tmp_path):
 # --- numerical faults ---------------------------------------------------------------------------------------
 
 def test_non_finite_loss_in_epoch_2_is_a_one_line_error_and_keeps_epoch_1(fashion, tmp_path, monkeypatch, capsys):
-    real_step, calls = train.train_step, {"n": 0}
-
-    def poisoned(*args):
-        calls["n"] += 1
-        totals = real_step(*args)
-        return totals * float("nan") if calls["n"] > STEPS_PER_EPOCH + 3 else totals
-
-    monkeypatch.setattr(train, "train_step", poisoned)
+    monkeypatch.setattr(TensorLoader, "__iter__", poison_after(STEPS_PER_EPOCH + 3))  # NaN in epoch 2
     out = tmp_path / "run"
     assert main(run_args(fashion, out)) == 2
     err = capsys.readouterr().err
@@ -280,7 +268,7 @@ def test_non_finite_loss_in_epoch_2_is_a_one_line_error_and_keeps_epoch_1(fashio
     lr = train.TrainConfig().lr  # the recipe's, which the run uses
     assert f"\nerror: epoch 2: the training loss became nan; lower the learning rate (now {lr})" in err
     assert f"the last good checkpoint is kept in {out}" in err
-    assert len(torch.load(out / "checkpoint.pt", weights_only=False)["history"]) == 1
+    assert len(torch.load(out / "checkpoint.pt", weights_only=False)["history"]["train_losses"]) == 1
     assert not (out / "metrics.json").exists()
 
 
@@ -295,15 +283,15 @@ def test_a_diverging_learning_rate_fails_in_epoch_1(fashion, tmp_path, capsys):
 
 def test_collapse_warning_fires_for_a_collapsed_model_only():
     chance = math.log(100)
-    warning = collapse_warning({"epoch": 3, "train_loss": chance + 0.01}, 100, 1)
+    warning = collapse_warning(3, chance + 0.01, 100, 1)
     assert "collapsed in epoch 3" in warning and "ln 100 = 4.605" in warning and "--lr" in warning
     assert "\n" not in warning
-    assert collapse_warning({"epoch": 3, "train_loss": chance - 0.2}, 100, 1) is not None  # within 5 %
+    assert collapse_warning(3, chance - 0.2, 100, 1) is not None  # within 5 %
     # Healthy: several classes predicted, or one class at a loss far from chance.
-    assert collapse_warning({"epoch": 3, "train_loss": chance}, 100, 37) is None
-    assert collapse_warning({"epoch": 3, "train_loss": chance}, 100, 2) is None
-    assert collapse_warning({"epoch": 3, "train_loss": 1.2}, 100, 1) is None
-    assert collapse_warning({"epoch": 1, "train_loss": math.log(10) * 0.5}, 10, 1) is None
+    assert collapse_warning(3, chance, 100, 37) is None
+    assert collapse_warning(3, chance, 100, 2) is None
+    assert collapse_warning(3, 1.2, 100, 1) is None
+    assert collapse_warning(1, math.log(10) * 0.5, 10, 1) is None
 
 
 class Dead(nn.Module):
@@ -324,7 +312,7 @@ def test_a_collapsed_run_warns_on_stderr_every_epoch(fashion, tmp_path, monkeypa
                           data_dir=fashion.location, log=lambda line: None)
     err = capsys.readouterr().err
     assert "collapsed in epoch 1" in err and "collapsed in epoch 2" in err
-    assert result.history[-1]["train_loss"] == pytest.approx(math.log(10))
+    assert result.history["train_losses"][-1] == pytest.approx(math.log(10))
 
 
 @pytest.mark.parametrize("seed", [3, 4])
@@ -334,20 +322,33 @@ def test_the_short_runs_that_used_to_collapse_now_train(fashion, tmp_path, capsy
     result = run_training(*resolve("fashion-mnist", {"subset": 4000, "epochs": 2, "seed": seed, "device": "cpu"}),
                           tmp_path / "run", data_dir=fashion.location, log=lambda line: None)
     assert result.metrics["test_accuracy"] > 0.5
-    assert result.history[-1]["train_loss"] < 0.8 * math.log(10)
+    assert result.history["train_losses"][-1] < 0.8 * math.log(10)
     assert "collapsed" not in capsys.readouterr().err
 
 
 # --- --subset ----------------------------------------------------------------------------------------------
 
+class Indexed:
+    """A stand-in torchvision dataset of n tiny grey images whose labels are their indices."""
+
+    def __init__(self, n):
+        self.data = torch.randint(0, 256, (n, 8, 8), dtype=torch.uint8)
+        self.targets, self.classes = list(range(n)), [str(i) for i in range(n)]
+        self.transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
+
+    def __len__(self):
+        return len(self.targets)
+
+
 def test_subset_is_a_seeded_random_sample_of_the_training_split():
     n = 2000
-    images = torch.randint(0, 256, (n, 1, 4, 4), dtype=torch.uint8)
-    index = torch.arange(n)  # each label is its image's index, so the split shows which images it took
+    indexed = Indexed(n)  # each label is its image's index, so the split shows which images it took
+    dataset = SimpleNamespace(train=indexed, test=Indexed(10), classes=indexed.classes,
+                              train_images=torch.zeros(1, 1, 8, 8))
 
     def sample(seed, subset=300):
-        splits = make_splits(images, index, images[:10], index[:10], val_fraction=0.1, seed=seed, subset=subset)
-        return splits.train_y.tolist(), splits.val_y.tolist()
+        training = runs.set_up(run_config("fashion-mnist", seed=seed, subset=subset), dataset, torch.device("cpu"))
+        return training.train_loader.labels.tolist(), training.val_loader.labels.tolist()
 
     taken, val = sample(seed=0)
     assert len(taken) == len(set(taken)) == 300
@@ -386,16 +387,16 @@ def test_pick_device():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--epochs", "0"], "epochs must be >= 1"),
-    (["--batch-size", "0"], "batch size must be >= 1"),
-    (["--lr", "0"], "learning rate must be a finite number > 0"),
-    (["--lr", "nan"], "learning rate must be a finite number > 0"),
-    (["--lr", "inf"], "learning rate must be a finite number > 0"),
-    (["--val-fraction", "1"], "validation fraction must lie strictly between 0 and 1"),
-    (["--val-fraction", "0"], "validation fraction must lie strictly between 0 and 1"),
-    (["--subset", "-1"], "subset must be >= 0"),
+    (["--epochs", "0"], "epochs must be an integer >= 1 (got 0)"),
+    (["--batch-size", "0"], "batch_size must be an integer >= 1 (got 0)"),
+    (["--lr", "0"], "lr must be a finite number > 0 (got 0.0)"),
+    (["--lr", "nan"], "lr must be a finite number > 0 (got nan)"),
+    (["--lr", "inf"], "lr must be a finite number > 0 (got inf)"),
+    (["--val-fraction", "1"], "val_fraction must be strictly between 0 and 1 (got 1.0)"),
+    (["--val-fraction", "0"], "val_fraction must be strictly between 0 and 1 (got 0.0)"),
+    (["--subset", "-1"], "subset must be an integer >= 0 (got -1)"),
     (["--variant", "resnet"], "unknown variant 'resnet' (choose from: spec, "),
-    (["--augment", "mixup"], "unknown augment 'mixup' (choose from: none, flip, crop-flip)"),
+    (["--augment", "mixup"], "augment must be one of none, flip, crop-flip (got 'mixup')"),
 ])
 def test_bad_arguments_are_one_line_errors_listing_valid_choices(args, message, tmp_path, capsys):
     assert main(["train", "fashion-mnist", "--out", str(tmp_path / "run"), *args]) == 2
@@ -407,7 +408,7 @@ def test_bad_arguments_are_one_line_errors_listing_valid_choices(args, message, 
 def test_every_problem_is_named_at_once(tmp_path, capsys):
     assert main(["train", "fashion-mnist", "--out", str(tmp_path / "run"), "--epochs", "0", "--lr", "-1"]) == 2
     err = capsys.readouterr().err
-    assert one_line_error(err) and "epochs must be >= 1" in err and "learning rate" in err
+    assert one_line_error(err) and "epochs must be an integer >= 1" in err and "; lr must be" in err
 
 
 def test_unknown_dataset_lists_the_valid_names(capsys):
@@ -448,7 +449,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path):
 
 def test_a_recipe_value_reaches_the_run_with_no_command_line_default_over_it(fashion, tmp_path, monkeypatch):
     recipe = {"batch_size": 64, "momentum": 0.8, "weight_decay": 1e-4, "seed": 5, "val_fraction": 0.2}
-    monkeypatch.setitem(train.RECIPES, "fashion-mnist", recipe)
+    monkeypatch.setitem(train.RECIPES, "fashion-mnist", TrainConfig(**recipe))
     out = tmp_path / "run"
     assert main(["train", "fashion-mnist", "--subset", "300", "--epochs", "1", "--device", "cpu",
                  "--data-dir", str(fashion.location), "--out", str(out)]) == 0
@@ -466,7 +467,7 @@ def test_resolve_gives_a_checked_config_and_a_device():
     config, device = resolve("cifar10", {"epochs": 2, "lr": None, "device": "cpu"})
     assert (config.dataset, config.epochs, config.augment, config.lr) == ("cifar10", 2, "crop-flip", TrainConfig().lr)
     assert device == torch.device("cpu")
-    with pytest.raises(TrainingError, match="epochs must be >= 1"):
+    with pytest.raises(TrainingError, match="epochs must be an integer >= 1"):
         resolve("fashion-mnist", {"epochs": 0})
 
 

@@ -17,6 +17,7 @@ from smallcnn.core.models import VARIANTS, build_model, count_parameters
 from smallcnn.core.train import MIN_EPOCHS
 from smallcnn.datastore import canonical_name, dataset_shape
 from smallcnn.files import SmallCNNError, check_writable
+from smallcnn.notebook.check import add_check_command
 from smallcnn.runs import RunConfig, pick_device, resolve, resolve_saved, run_training, write_run_report
 from smallcnn.studyrun import run_study_command
 
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_compare_command(sub)
     add_study_command(sub)
     add_notebook_command(sub)
+    add_check_command(sub)
     return parser
 
 

@@ -14,6 +14,7 @@ import ast
 import importlib
 import re
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import nbformat
 from smallcnn import datastore
 from smallcnn.files import SmallCNNError, atomic_write
 from smallcnn.notebook import answers, results
+from smallcnn.notebook.check import ITEMS, check_notebook
 from smallcnn.published import load_published
 
 CORE_MODULES = ("data", "models", "train", "metrics", "plots", "compare", "study")
@@ -33,8 +35,7 @@ CELL_TIMEOUT = 6 * 3600  # Part 2's study takes about twenty minutes on two CPU 
 DATA_FOLDER = "data"  # the starter's data_dir, "./data": beside the notebook
 ANSWER_MARK = re.compile(r"^answers: part (\d)$")  # the template's answer cells, filled after execution
 # The line the template adds after the starter's device line (Apple's GPU); --device replaces it.
-DEVICE_LINE = ('device = torch.device("mps") if device.type == "cpu" and torch.backends.mps.is_available() '
-               'else device')
+DEVICE_LINE = 'device = torch.device("mps") if torch.backends.mps.is_available() else device  # an Apple GPU'
 
 
 class NotebookError(SmallCNNError):
@@ -81,17 +82,19 @@ def bound_names(source: str) -> set[str]:
 
 def core_imports(already: set[str]) -> list[str]:
     """The imports the core modules need beyond the package's own and the names `already` bound."""
-    stdlib, froms = set(), {}
+    simple, renamed, froms = set(), set(), {}
     for module_name in CORE_MODULES:
         module = importlib.import_module(f"smallcnn.core.{module_name}")
         for node in ast.parse(Path(module.__file__).read_text()).body:
             if isinstance(node, ast.Import):
-                stdlib |= {alias.name for alias in node.names if alias.name not in already}
+                for alias in node.names:
+                    if (alias.asname or alias.name) not in already:
+                        (renamed.add(ast.unparse(ast.Import([alias]))) if alias.asname else simple.add(alias.name))
             elif isinstance(node, ast.ImportFrom) and not node.module.startswith("smallcnn"):
                 names = {alias.name for alias in node.names if alias.name not in already}
                 if names:
                     froms.setdefault(node.module, set()).update(names)
-    lines = [f"import {', '.join(sorted(stdlib))}"] if stdlib else []
+    lines = ([f"import {', '.join(sorted(simple))}"] if simple else []) + sorted(renamed)
     return lines + [f"from {module} import {', '.join(sorted(names))}" for module, names in sorted(froms.items())]
 
 
@@ -142,8 +145,9 @@ def published_table3() -> str:
     table = load_published()["fashion_mnist_table3"]
     pairs = [f"{r['classifier']!r}: {r['fashion_mnist']!r}" for r in table["rows"]]
     lines = ",\n    ".join(", ".join(pairs[i:i + 3]) for i in range(0, len(pairs), 3))
-    return f"# {table['citation']}\n# Table 3's Fashion-MNIST column: each classifier family's best mean test " \
-           f"accuracy.\nTABLE3_ACCURACY = {{\n    {lines}}}"
+    comment = textwrap.wrap(f"{table['citation']} Table 3's Fashion-MNIST column: each classifier family's best "
+                            f"mean test accuracy.", 98)
+    return "\n".join(f"# {line}" for line in comment) + f"\nTABLE3_ACCURACY = {{\n    {lines}}}"
 
 
 def build_notebook(quick: bool = False, device: str = "auto") -> nbformat.NotebookNode:
@@ -184,6 +188,8 @@ def execute(nb, cwd, run_part2: bool, prelude: str | None = None) -> tuple:
                             resources={"metadata": {"path": str(cwd)}})
     split = part2_start(nb)
     with client.setup_kernel():
+        reply = client.wait_for_reply(client.kc.kernel_info())  # the kernel's Python, for the metadata
+        nb.metadata["language_info"] = reply["content"]["language_info"]
         try:
             if prelude:
                 probe(client, prelude)
@@ -195,8 +201,6 @@ def execute(nb, cwd, run_part2: bool, prelude: str | None = None) -> tuple:
                 part2 = results.from_output(results.Part2, probe(client, results.probe_code(results.Part2)))
         except CellExecutionError as exc:
             raise NotebookError(f"a cell failed: {str(exc).strip().splitlines()[-1]}") from None
-        finally:
-            nb.metadata["language_info"] = client.nb.metadata.get("language_info", {})
     return part1, part2
 
 
@@ -288,6 +292,18 @@ def write_html(nb, path: Path) -> None:
     atomic_write(path, lambda f: f.write(body.encode()))
 
 
+def check_built(nb, quick: bool, part2_ran: bool) -> list[str]:
+    """What `smallcnn check` holds against the built notebook, beyond what is expected: the disclosure
+    (the student's own declaration is theirs to write), Part 2 when it could not run, and the quick
+    build's short runs."""
+    expected_unknown = {"disclosure"} | (set() if part2_ran else {"execution"} | {item for item, *_ in ITEMS
+                                                                                   if item.startswith("p2.")})
+    expected_flag = {"p1.run", "p2.run", "p2.test"} if quick else set()
+    return [f"{item.item}: {item.status}: {'; '.join(item.reasons)}" for item in check_notebook(nb)
+            if (item.status == "flag" and item.item not in expected_flag)
+            or (item.status == "unknown" and item.item not in expected_unknown)]
+
+
 def make_notebook(out, quick: bool = False, data_dir=None, allow_incomplete: bool = False, html: bool = False,
                   device: str = "auto", log=print) -> list[str]:
     """Build, execute, write up and save the notebook; returns the reasons it is incomplete (none: complete).
@@ -312,6 +328,9 @@ def make_notebook(out, quick: bool = False, data_dir=None, allow_incomplete: boo
     write_notebook(nb, out)
     if html:
         write_html(nb, out.with_suffix(".html"))
+    problems = check_built(nb, quick, part2 is not None)
+    if problems:
+        raise NotebookError(f"{out} was written but `smallcnn check` flags it:\n" + "\n".join(problems))
     for reason in reasons:
         print(f"warning: incomplete deliverable: {reason}", file=sys.stderr)
     if part2_reason and not (allow_incomplete or quick):

@@ -63,35 +63,6 @@ class Report:
 
 # --- checking --------------------------------------------------------------------------------------
 
-def check_notebook(nb: dict) -> list[Item]:
-    """Every item of ITEMS for a parsed notebook (a JSON dict, or nbformat's NotebookNode, also a dict).
-
-    Raises Unreadable where the dict is no nbformat 4 notebook.
-    """
-    layout = layout_of(read_cells(nb))
-    checks = {"structure": lambda: check_structure(layout),
-              "disclosure": lambda: check_rules.check_disclosure(layout.cells),
-              "execution": lambda: check_rules.check_execution(layout),
-              "libraries": lambda: check_rules.check_libraries(layout.cells),
-              "python": lambda: check_rules.check_python(nb.get("metadata"))}
-    for part in (1, 2):
-        for name, item_check in (("data", check_items.check_data), ("loss", check_items.check_loss),
-                                 ("loop", check_items.check_loop), ("run", check_items.check_run),
-                                 ("plot", check_items.check_plot), ("test", check_items.check_test),
-                                 ("discussion", check_items.check_discussion)):
-            checks[f"p{part}.{name}"] = lambda part=part, item_check=item_check: item_check(part, layout)
-        checks[f"p{part}.model"] = lambda part=part: model_item(part, layout)
-    return [Item(item, title, points, *asdict(guarded(checks[item])).values()) for item, title, points in ITEMS]
-
-
-def guarded(check) -> Finding:
-    """One item's check; a failure of the checker itself on a strange notebook costs that item, not the file."""
-    try:
-        return check()
-    except Exception as exc:  # noqa: BLE001 -- untrusted input: report it and go on with the next item
-        return Finding("unknown", [f"the checker could not read this item ({type(exc).__name__}: {exc})"])
-
-
 def model_item(part: int, layout: Layout) -> Finding:
     """The model cell and every code cell above it (whose classes and constants it may use)."""
     slot = layout.item_cells(part, "model")
@@ -100,6 +71,36 @@ def model_item(part: int, layout: Layout) -> Finding:
                                 "is missing"])
     before = [cell for cell in layout.cells[:slot[0].index] if cell.kind == "code"]
     return check_model(part, before, [cell for cell in slot if cell.kind == "code"])
+
+
+# Each part's items, checked as check(part, layout).
+PART_CHECKS = {"data": check_items.check_data, "model": model_item, "loss": check_items.check_loss,
+               "loop": check_items.check_loop, "run": check_items.check_run, "plot": check_items.check_plot,
+               "test": check_items.check_test, "discussion": check_items.check_discussion}
+
+
+def check_notebook(nb: dict) -> list[Item]:
+    """Every item of ITEMS for a parsed notebook (a JSON dict, or nbformat's NotebookNode, also a dict).
+
+    Raises Unreadable where the dict is no nbformat 4 notebook.
+    """
+    layout = layout_of(read_cells(nb))
+    findings = {f"p{part}.{name}": guarded(check, part, layout)
+                for part in (1, 2) for name, check in PART_CHECKS.items()}
+    findings |= {"structure": guarded(check_structure, layout),
+                 "disclosure": guarded(check_rules.check_disclosure, layout.cells),
+                 "execution": guarded(check_rules.check_execution, layout),
+                 "libraries": guarded(check_rules.check_libraries, layout.cells),
+                 "python": guarded(check_rules.check_python, nb.get("metadata"))}
+    return [Item(item, title, points, findings[item].status, findings[item].reasons) for item, title, points in ITEMS]
+
+
+def guarded(check, *args) -> Finding:
+    """One item's check; a failure of the checker itself on a strange notebook costs that item, not the file."""
+    try:
+        return check(*args)
+    except Exception as exc:  # untrusted input can reach corners nobody foresaw: report it, check the rest
+        return Finding("unknown", [f"the checker could not read this item ({type(exc).__name__}: {exc})"])
 
 
 def check_path(path) -> Report:
@@ -200,6 +201,7 @@ def add_check_command(subparsers) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    """The command: a report per notebook as each is checked (or JSON at the end), then the table."""
     if args.csv:
         check_writable(args.csv, directory=False)  # before 200 notebooks are read
     reports = []
@@ -214,7 +216,10 @@ def run_check(args: argparse.Namespace) -> int:
     elif len(reports) > 1:
         print(table(reports))
     if args.csv:
-        write_text(args.csv, csv_table(reports))
+        try:
+            write_text(args.csv, csv_table(reports))
+        except OSError as exc:
+            raise SmallCNNError(f"cannot write {args.csv}: {exc.strerror or exc}") from None
     return exit_status(reports)
 
 

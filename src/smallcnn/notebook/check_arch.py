@@ -11,7 +11,8 @@ must agree with it.
 import re
 
 from smallcnn.notebook.check_cells import Cell, Finding
-from smallcnn.notebook.check_model import CONTAINERS, SIGNATURES, UNKNOWN, Layer, Model, find_models
+from smallcnn.notebook.check_model import SIGNATURES, Layer, Model, find_models
+from smallcnn.notebook.check_values import UNKNOWN
 
 WIDTHS = (10, 5, 16)  # Conv_10, Conv_5, Conv_16
 KERNEL, POOL, BLOCKS = 3, 2, 3
@@ -59,8 +60,7 @@ def check_model(part: int, before: list[Cell], slot: list[Cell]) -> Finding:
     summary = f"cell {model.cell.index}: {summary_of(model, calls, ordered=not model.problems)}"
     if part == 2 and (changes := changes_of(model)):
         summary += f"; changes: {'; '.join(changes)}"
-    summary += "".join(f"; also defines {other.name} (changes: {'; '.join(changes_of(other)) or 'none'})"
-                       for other in others)
+    summary += "".join(f"; also defines {other.name} ({other_changes(other)})" for other in others)
     if printed and not flags:
         summary += "; the printed model agrees"
     if flags:
@@ -171,6 +171,13 @@ def changes_of(model: Model) -> list[str]:
     return changes
 
 
+def other_changes(model: Model) -> str:
+    """How another class of the model cell differs from the assignment's network, when that can be read."""
+    if model.problems:
+        return "not read statically"
+    return f"changes: {'; '.join(changes_of(model)) or 'none'}"
+
+
 def extra_layers(roles: list[str], kinds) -> list[str]:
     """Each added kind of layer and where it sits: "BatchNorm2d after each conv", "Dropout before the FC"."""
     roles = [r for r in roles if r != "shape"]
@@ -215,7 +222,7 @@ def printed_layers(text: str) -> dict[str, Layer]:
         while stack and stack[-1][0] >= indent:
             stack.pop()
         path = ".".join([name for _, name in stack] + [match["name"]])
-        if line.rstrip().endswith("(") and match["kind"] in CONTAINERS:
+        if line.rstrip().endswith("("):  # a container (Sequential, or a module class of the notebook's own)
             stack.append((indent, match["name"]))
             continue
         found[path] = Layer(match["kind"], printed_args(match["kind"], match["args"]), line.strip(), path)

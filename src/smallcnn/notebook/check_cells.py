@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 MAX_FILE_BYTES = 200 * 1024 * 1024  # a bigger notebook is refused before it is read
 MAX_OUTPUT_CHARS = 10 * 1024 * 1024  # a bigger single output is dropped while parsing, never looked at
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
-STATUSES = ("flag", "unknown", "ok")  # worst first
+STATUSES = ("flag", "unknown", "ok")  # an item's status: flagged, "cannot tell", or ok
 # Words that make a text an AI-use disclosure (AI itself in capitals only: "ai" is in too many words).
 DISCLOSURE_WORDS = re.compile(r"\bA\.?I\b|(?i:\b(?:chat\s?gpt|gpt-?\d|copilot|claude|gemini|generative|llms?|"
                               r"large language models?|artificial intelligence|disclaimer|disclosure|declaration)\b)")
@@ -70,13 +70,8 @@ class Finding:
     reasons: list[str]
 
 
-def worst(statuses) -> str:
-    """flag over unknown over ok."""
-    statuses = set(statuses)
-    return next((status for status in STATUSES if status in statuses), "ok")
-
-
 def shorten(text: str, limit: int = 70) -> str:
+    """The text on one line, cut to `limit` characters with an ellipsis."""
     one_line = re.sub(r"\s+", " ", text).strip()
     return one_line if len(one_line) <= limit else one_line[:limit - 1] + "…"
 
@@ -97,7 +92,7 @@ def read_notebook(path) -> dict:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise Unreadable(f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
-    del data
+    del data  # the bytes are not needed beside their text while the JSON is parsed
     return parse_notebook(text)
 
 
@@ -124,7 +119,7 @@ def drop_huge_output(obj: dict) -> dict:
                if isinstance(piece, str))
     if size <= MAX_OUTPUT_CHARS:
         return obj
-    return {"output_type": "skipped", "reason": f"an output of {size / 1024 ** 2:.0f} MB skipped unread "
+    return {"output_type": "skipped", "reason": f"an output of {size / 1024 ** 2:.1f} MB skipped unread "
                                                 f"(over {MAX_OUTPUT_CHARS // 1024 ** 2} MB)"}
 
 

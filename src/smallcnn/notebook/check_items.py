@@ -12,9 +12,9 @@ from functools import cache
 from pathlib import Path
 
 from smallcnn.notebook.check_cells import Cell, Finding, shorten
-from smallcnn.notebook.check_layout import PART_OFFSET, Layout, flat, starter
-from smallcnn.notebook.check_model import dotted, parse_cell, value_of
+from smallcnn.notebook.check_layout import ITEM_CELLS, PART_OFFSET, Layout, flat, starter
 from smallcnn.notebook.check_text import blocks, contradictions, sentences, split_answers, table3_claims
+from smallcnn.notebook.check_values import dotted, parse_cell, value_of
 
 PUBLISHED = Path(__file__).resolve().parents[1] / "published.json"
 MIN_EPOCHS = 15
@@ -24,7 +24,7 @@ DATASETS = {1: {"name": "Fashion-MNIST", "train": 60000, "test": 10000},
             2: {"name": "CIFAR-100", "train": 50000, "test": 10000}}
 QUESTIONS = {1: "ab", 2: "abc"}
 STARTER_TEST = re.compile(r"\[(?:Fashion-MNIST|CIFAR-100) test\] Loss = [\d.]+ \| Acc = (\d+(?:\.\d+)?)%")
-OTHER_TEST = re.compile(r"test\w*(?:\s+set)?\s*acc(?:uracy)?\w*\s*(?:[:=]|is)?\s*(\d+(?:\.\d+)?)\s*(%?)", re.I)
+NUMBER = re.compile(r"(\d+(?:\.\d+)?)\s*(%?)")
 
 
 @cache
@@ -74,30 +74,40 @@ def trees(cells: list[Cell]) -> tuple[list[ast.Module], list[str]]:
 # --- 1) Data ---------------------------------------------------------------------------------------
 
 def check_data(part: int, layout: Layout) -> Finding:
-    """train_ds and val_ds split from the training set, a batch size, and (when printed) sensible sizes."""
+    """The datasets the DataLoaders read are defined (a train/validation split), a batch size is set, and the
+    printed sizes (when shown) keep the 10,000 test images and take the validation set out of the training set."""
     cells = layout.item_cells(part, "data")
     parsed, flags = trees(cells)
-    assigned = assigned_names(parsed)
-    flags += [f"cell {cells[-1].index if cells else '?'}: no {name} is defined (the given DataLoaders read it)"
-              for name in ("train_ds", "val_ds") if name not in assigned]
-    batch = find_line(cells, r"^\s*batch_size\s*=\s*\S")
+    defined = assigned_names(parsed + trees(layout.part_cells(part))[0])
+    where = f"cell {cells[-1].index}" if cells else "the data cell"
+    flags += [f"{where}: {name} is never defined (a DataLoader reads it)" for name in loader_inputs(parsed)
+              if name not in defined]
+    batch = find_line(cells, r"^\s*batch_size\s*=\s*\S|DataLoader\(.*batch_size\s*=\s*\d")
     if batch is None:
-        flags.append("no batch size is set (batch_size = ...)")
-    split = find_line(cells, r"\bval_ds\b.*=|=.*\b(random_split|Subset|train_test_split)\b")
+        flags.append(f"{where}: no batch size is set")
+    split = find_line(cells, r"=.*\b(random_split|Subset|train_test_split)\b") or find_line(cells, r"\bval\w*\s*=")
     sizes = next((m for cell in code(cells) for m in re.finditer(r"\((\d+),\s*(\d+),\s*(\d+)\)", cell.text_output)),
                  None)
     data = DATASETS[part]
     if sizes:
         train, val, test = map(int, sizes.groups())
         if test != data["test"]:
-            flags.append(f'printed sizes "{sizes[0]}": {test} test images where {data["name"]} has {data["test"]}')
+            flags.append(f'{where}: printed sizes "{sizes[0]}": {test} test images where {data["name"]} has '
+                         f'{data["test"]}')
         if val == 0 or train + val > data["train"]:
-            flags.append(f'printed sizes "{sizes[0]}": the validation set must come out of the '
+            flags.append(f'{where}: printed sizes "{sizes[0]}": the validation set must come out of the '
                          f'{data["train"]} training images')
     if flags:
         return Finding("flag", flags)
-    shown = f'; sizes {sizes[0]}' if sizes else ""
-    return Finding("ok", [f"{quote(split) if split else 'train_ds, val_ds defined'}; {quote(batch)}{shown}"])
+    shown = f"; sizes {sizes[0]}" if sizes else ""
+    return Finding("ok", [f"{quote(split) if split else 'the datasets are defined'}; {quote(batch)}{shown}"])
+
+
+def loader_inputs(parsed: list[ast.Module]) -> list[str]:
+    """The names of the datasets the cells' DataLoader(...) calls read (the given lines read train_ds, val_ds)."""
+    names = [dotted(node.args[0]) for tree in parsed for node in ast.walk(tree)
+             if isinstance(node, ast.Call) and dotted(node.func).endswith("DataLoader") and node.args]
+    return list(dict.fromkeys(name for name in names if name)) or ["train_ds", "val_ds"]
 
 
 def assigned_names(parsed: list[ast.Module]) -> set[str]:
@@ -113,28 +123,39 @@ def assigned_names(parsed: list[ast.Module]) -> set[str]:
 
 def check_loss(part: int, layout: Layout) -> Finding:
     """nn.CrossEntropyLoss and torch.optim.SGD, read from the source (and the printed pair, when shown)."""
-    cells = layout.item_cells(part, "loss") or layout.part_cells(part)
-    search = cells + layout.part_cells(part)
+    cells = layout.item_cells(part, "loss")
+    search = with_helpers(cells + [cell for cell in layout.part_cells(part) if cell not in cells], layout)
     loss = find_line(search, r"\bCrossEntropyLoss\s*\(")
     sgd = find_line(search, r"\bSGD\s*\(")
     other = find_line(search, r"\boptim\.(?!SGD\b|lr_scheduler)[A-Z]\w*\s*\(|\b(Adam|AdamW|RMSprop|Adagrad)\s*\(")
     functional = find_line(search, r"\bF\.cross_entropy\s*\(|\bnll_loss\s*\(")
+    where = f"cell {cells[0].index}" if cells else f"Part {part}"
     flags, unknowns = [], []
     if other:
         flags.append(f"{quote(other)}: the assignment asks for torch.optim.SGD")
     if sgd is None and other is None:
-        flags.append("no torch.optim.SGD optimizer")
+        flags.append(f"{where}: no torch.optim.SGD optimizer")
     if loss is None and functional:
         unknowns.append(f"{quote(functional)}: the same loss as nn.CrossEntropyLoss, not the module asked for")
     elif loss is None:
-        flags.append("no nn.CrossEntropyLoss criterion")
+        flags.append(f"{where}: no nn.CrossEntropyLoss criterion")
     printed = next((c.text_output for c in code(cells) if "Parameter Group" in c.text_output), "")
     if printed and not (re.search(r"CrossEntropyLoss\(", printed) and re.search(r"\bSGD \(", printed)):
-        flags.append(f'cell {cells[0].index}: the printed pair "{shorten(printed, 50)}" is not CrossEntropyLoss '
-                     "and SGD")
+        flags.append(f'{where}: the printed pair "{shorten(printed, 50)}" is not CrossEntropyLoss and SGD')
     if flags or unknowns:
         return Finding("flag" if flags else "unknown", flags + unknowns)
-    return Finding("ok", [f'{quote(loss)}; "{sgd[1]}"'])
+    return Finding("ok", [f"{quote(loss)}; {quote(sgd)}"])
+
+
+def with_helpers(cells: list[Cell], layout: Layout) -> list[Cell]:
+    """The cells, then the cells elsewhere in the notebook that define a function they call (Part 2 may reuse
+    the make_optimizer of Part 1)."""
+    called = {node.func.id for tree in trees(cells)[0] for node in ast.walk(tree)
+              if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+    if not called:
+        return cells
+    defines = re.compile(rf"^\s*def ({'|'.join(map(re.escape, called))})\s*\(", re.MULTILINE)
+    return cells + [cell for cell in code(layout.cells) if cell not in cells and defines.search(cell.source)]
 
 
 # --- 4) Training loop ------------------------------------------------------------------------------
@@ -142,37 +163,49 @@ def check_loss(part: int, layout: Layout) -> Finding:
 def check_loop(part: int, layout: Layout) -> Finding:
     """train_one_epoch steps the optimizer, evaluate does not, both return their loss, both losses are kept."""
     cells = layout.item_cells(part, "loop")
-    parsed, flags = trees(cells)
-    parsed += trees([cell for cell in layout.part_cells(part) if cell not in cells])[0]  # helpers defined elsewhere
-    functions = {node.name: node for tree in parsed for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
-    unknowns, notes = [], []
-    train, evaluate = functions.get("train_one_epoch"), functions.get("evaluate")
-    if train is None or evaluate is None:
-        missing = " and ".join(name for name, f in (("train_one_epoch", train), ("evaluate", evaluate)) if f is None)
-        return Finding("flag", flags + [f"no {missing} function (the given training loop calls it)"])
+    flags = trees(cells)[1]
+    functions = definitions(cells + [cell for cell in layout.part_cells(part) if cell not in cells])
+    missing = [name for name in ("train_one_epoch", "evaluate") if name not in functions]
+    if missing:
+        where = f"cell {cells[0].index}: " if cells else ""
+        return Finding("flag", flags + [f"{where}no {' and no '.join(missing)} function (the given training loop "
+                                        "calls it)"])
+    train_cell, evaluate_cell = functions["train_one_epoch"][1], functions["evaluate"][1]
     calls = {name: {node.func.attr for node in ast.walk(f) if isinstance(node, ast.Call)
-                    and isinstance(node.func, ast.Attribute)} for name, f in functions.items()}
+                    and isinstance(node.func, ast.Attribute)} for name, (f, _) in functions.items()}
+    unknowns, notes = [], []
     for name in ("train_one_epoch", "evaluate"):
-        if not any(isinstance(node, ast.Return) and node.value is not None for node in ast.walk(functions[name])):
-            flags.append(f"{name} returns nothing: the loss it computes is lost")
+        function, cell = functions[name]
+        if not any(isinstance(node, ast.Return) and node.value is not None for node in ast.walk(function)):
+            flags.append(f"cell {cell.index}: {name} returns nothing: the loss it computes is lost")
     if not {"backward", "step"} <= calls["train_one_epoch"]:
-        flags.append("train_one_epoch never calls loss.backward() and optimizer.step()")
+        flags.append(f"cell {train_cell.index}: train_one_epoch never calls loss.backward() and optimizer.step()")
     elif "zero_grad" not in calls["train_one_epoch"]:
-        unknowns.append("train_one_epoch never calls zero_grad(): gradients may pile up")
+        unknowns.append(f"cell {train_cell.index}: train_one_epoch never calls zero_grad(): gradients may pile up")
     if {"backward", "step"} & calls["evaluate"]:
-        flags.append("evaluate calls backward() or step(): it trains on the data it evaluates")
+        flags.append(f"cell {evaluate_cell.index}: evaluate calls backward() or step(): it trains on the data it "
+                     "evaluates")
     source = "\n".join(cell.source for cell in code(layout.part_cells(part)))
     kept = re.findall(r"^.*\.append\(.*$", source, re.MULTILINE)
     for which, pattern in (("training", r"train|tr_"), ("validation", r"val")):
         if not any("loss" in line.lower() and re.search(pattern, line, re.I) for line in kept):
-            unknowns.append(f"cannot tell where the {which} loss of each epoch is kept")
+            unknowns.append(f"Part {part}: cannot tell where the {which} loss of each epoch is kept")
     if not re.search(r"no_grad|inference_mode", source):
-        notes.append("evaluate runs without torch.no_grad() (not flagged)")
+        notes.append(f"cell {evaluate_cell.index}: evaluate runs without torch.no_grad() (not flagged)")
     if flags or unknowns:
         return Finding("flag" if flags else "unknown", flags + unknowns + notes)
-    where = next(cell for cell in code(cells + layout.part_cells(part)) if "def train_one_epoch" in cell.source)
-    return Finding("ok", [f"cell {where.index}: train_one_epoch steps SGD and returns its loss, evaluate returns "
+    return Finding("ok", [f"cell {train_cell.index}: train_one_epoch steps SGD and returns its loss, evaluate returns "
                           "the validation loss; both losses kept per epoch"] + notes)
+
+
+def definitions(cells: list[Cell]) -> dict[str, tuple[ast.FunctionDef, Cell]]:
+    """{name: (function, its cell)} of the functions the cells define (the first definition of a name)."""
+    found = {}
+    for cell in code(cells):
+        parsed = trees([cell])[0]
+        for node in (node for tree in parsed for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)):
+            found.setdefault(node.name, (node, cell))
+    return found
 
 
 # --- 5) Run training -------------------------------------------------------------------------------
@@ -182,13 +215,14 @@ def check_run(part: int, layout: Layout) -> Finding:
     cells = layout.item_cells(part, "run")
     setting = find_line(cells, r"^\s*(epochs|EPOCHS|num_epochs|n_epochs|NUM_EPOCHS)\s*=")
     value = value_of(ast.parse(setting[1]).body[0].value, {}) if setting and simple(setting[1]) else None
-    shown = [int(m[1]) for cell in code(cells) for m in re.finditer(r"\bepoch\s*[:#]?\s*\[?\s*(\d+)", cell.text_output,
-                                                                     re.IGNORECASE)]
+    numbers = [int(m[1]) for cell in code(cells)
+               for m in re.finditer(r"\bepoch\s*[:#]?\s*\[?\s*(\d+)", cell.text_output, re.IGNORECASE)]
+    shown = max(numbers) + (min(numbers) == 0) if numbers else 0  # "Epoch 0" ... "Epoch 14" is 15 epochs
     flags = [f"{quote(setting)}: the number of epochs is not set"] if setting and setting[1].endswith("=") else []
     if isinstance(value, int) and value < MIN_EPOCHS:
         flags.append(f"{quote(setting)}: {value} epochs where the assignment asks for at least {MIN_EPOCHS}")
-    if shown and max(shown) < MIN_EPOCHS:
-        flags.append(f"cell {cells[0].index}: the outputs show {max(shown)} epochs (at least {MIN_EPOCHS} needed)")
+    if shown and shown < MIN_EPOCHS:
+        flags.append(f"cell {cells[0].index}: the outputs show {shown} epochs (at least {MIN_EPOCHS} needed)")
     if flags:
         return Finding("flag", flags)
     source = f"{quote(setting)}" if setting else "no epochs = N line"
@@ -196,7 +230,7 @@ def check_run(part: int, layout: Layout) -> Finding:
         return Finding("unknown", [f"Part {part} was not executed" if not executed(layout.part_cells(part))
                                    else f"cell {cells[0].index if cells else '?'} was not executed", source])
     if shown:
-        return Finding("ok", [f"{source}; the outputs show {max(shown)} epochs"])
+        return Finding("ok", [f"{source}; the outputs show {shown} epochs"])
     status = "ok" if isinstance(value, int) else "unknown"
     return Finding(status, [f"{source}; the outputs show no epoch numbers"])
 
@@ -211,13 +245,13 @@ def simple(line: str) -> bool:
 # --- 6) Plot ---------------------------------------------------------------------------------------
 
 def check_plot(part: int, layout: Layout) -> Finding:
-    """An image output, from a plot of the training and the validation loss."""
+    """An image output, from a plot of the training and the validation loss (drawn in the cell, or by a
+    function the cell calls that is defined elsewhere, such as Part 1's plotting helper)."""
     cells = layout.item_cells(part, "plot")
-    plotted = " ".join(line.strip() for cell in code(cells) for line in cell.source.splitlines()
+    plotted = " ".join(line.strip() for cell in with_helpers(code(cells), layout) for line in cell.source.splitlines()
                        if re.search(r"\.plot\(", line))
-    if plotted and not (re.search(r"train|tr_", plotted, re.I) and re.search(r"val", plotted, re.I)):
-        return Finding("flag", [f'cell {cells[0].index}: "{shorten(plotted, 60)}" does not plot both the training '
-                                "and the validation loss"])
+    if plotted and not re.search(r"val", plotted, re.IGNORECASE):
+        return Finding("flag", [f'cell {cells[0].index}: "{shorten(plotted, 60)}" plots no validation loss'])
     if not executed(layout.part_cells(part)):
         return not_run(part)
     image = next((cell for cell in code(cells) if cell.has_image), None)
@@ -233,17 +267,31 @@ def check_plot(part: int, layout: Layout) -> Finding:
 # --- 7) Evaluate on test set -----------------------------------------------------------------------
 
 def test_accuracy(part: int, layout: Layout) -> tuple[float, Cell, str] | None:
-    """(accuracy in %, cell, printed line): the last starter-format test print of the test cell, else another
-    printed test accuracy."""
+    """(accuracy in %, cell, printed line): the last starter-format test print of the test cell, else the last
+    other line there that names a test accuracy ("Test accuracy: 88.4%", "Accuracy on test set: 0.884")."""
     cells = code(layout.item_cells(part, "test"))
-    for pattern in (STARTER_TEST, OTHER_TEST):
-        for cell in reversed(cells):
-            found = list(pattern.finditer(cell.text_output))
-            if found:
-                value = float(found[-1][1])
-                scale = 100 if pattern is OTHER_TEST and not found[-1][2] and value <= 1 else 1
-                return value * scale, cell, found[-1][0]
+    for cell in reversed(cells):
+        if found := list(STARTER_TEST.finditer(cell.text_output)):
+            return float(found[-1][1]), cell, found[-1][0]
+    for cell in reversed(cells):
+        for line in reversed(cell.text_output.splitlines()):
+            if value := other_test_accuracy(line):
+                return value, cell, line.strip()
     return None
+
+
+def other_test_accuracy(line: str) -> float | None:
+    """The accuracy (in %) a line like "Test Loss: 0.31, Test Acc: 0.884" prints: after the word accuracy, the
+    first number with a % sign, else the last number (a fraction if at most 1)."""
+    lower = line.lower()
+    if "test" not in lower or "acc" not in lower:
+        return None
+    numbers = NUMBER.findall(line[lower.index("acc"):])
+    if not numbers:
+        return None
+    value, percent = next(((v, p) for v, p in numbers if p), numbers[-1])
+    value = float(value)
+    return value if percent or value > 1 else value * 100
 
 
 def check_test(part: int, layout: Layout) -> Finding:
@@ -264,48 +312,61 @@ def check_test(part: int, layout: Layout) -> Finding:
 # --- 8) Discussion prompts -------------------------------------------------------------------------
 
 def check_discussion(part: int, layout: Layout) -> Finding:
-    """Each of (a), (b) (and (c)) answered in at least 3 sentences; Part 1's (a) agrees with Table 3."""
-    cells = layout.item_cells(part, "discussion")
+    """Each of (a), (b) (and (c)) answered in at least 3 sentences; Part 1's (a) agrees with Table 3. In a part
+    that never ran, answers that fall short are "cannot tell": the results they would discuss are missing too
+    (our deliverable where CIFAR-100 was unavailable). No answers at all is a flag either way."""
+    box = ITEM_CELLS["discussion"][0] - 1 + PART_OFFSET[part]
+    cells = layout.slot(box)[1:] + layout.item_cells(part, "discussion")  # answers may sit above the empty cell
     text = "\n\n".join(cell.source if cell.kind == "markdown" else comment_text(cell) for cell in cells)
     where = f"cell {cells[0].index}" if cells else "the answer cell"
     if not text.strip():
         return Finding("flag", [f"{where}: no answers (the cell after the Discussion box is empty)"])
-    box = flat(" ".join(block for _, block in blocks(starter()[17 + PART_OFFSET[part]].source))).lower()
+    finding = judge_answers(part, layout, text, where)
+    if finding.status == "flag" and not executed(layout.part_cells(part)):
+        return Finding("unknown", [f"Part {part} was not executed"] + finding.reasons)
+    return finding
+
+
+def judge_answers(part: int, layout: Layout, text: str, where: str) -> Finding:
+    """The sentences of each sub-answer and, in Part 1, the Table 3 claims of (a)."""
+    box = ITEM_CELLS["discussion"][0] - 1 + PART_OFFSET[part]
+    question = flat(" ".join(block for _, block in blocks(starter()[box].source))).lower()
     letters = QUESTIONS[part]
     answers = split_answers(text, letters)
-    counts = {letter: len(own_sentences(answers[letter], box)) for letter in answers}
-    flags = [f"{where}: no ({letter}) answer found" for letter in letters if letter not in answers and answers]
-    flags += [f'{where}: ({letter}) has {count} sentence{"s" * (count != 1)} (at least {MIN_SENTENCES}): '
-              f'"{shorten(answers[letter], 50)}"' for letter, count in counts.items() if count < MIN_SENTENCES]
     if not answers:
-        total = len(own_sentences(text, box))
+        total = len(own_sentences(text, question))
         reason = f"{where}: no ({')/('.join(letters)}) markers; {total} sentences in all"
         if total < MIN_SENTENCES * len(letters):
             return Finding("flag", [f"{reason}, fewer than {MIN_SENTENCES} per question"])
         return Finding("unknown", [f"{reason}: check by hand which answers which"])
+    counts = {letter: len(own_sentences(answers[letter], question)) for letter in answers}
+    flags = [f"{where}: no ({letter}) answer found" for letter in letters if letter not in answers]
+    flags += [f'{where}: ({letter}) has {count} sentence{"s" * (count != 1)} (at least {MIN_SENTENCES}): '
+              f'"{shorten(answers[letter].lstrip("*_:.) "), 50)}"' for letter, count in counts.items()
+              if count < MIN_SENTENCES]
     summary = f"{where}: " + ", ".join(f"({letter}) {count} sentences" for letter, count in counts.items())
     if part == 2:
         return Finding("flag" if flags else "ok", flags or [summary])
-    claims, more = claim_check(answers.get("a", text), layout, where)
-    flags += claims
-    if flags:
-        return Finding("flag", flags)
-    return Finding("unknown" if more.startswith("cannot") else "ok", [f"{summary}; {more}"])
+    claims, said, sure = claim_check(answers.get("a", text), layout, where)
+    if flags or claims:
+        return Finding("flag", flags + claims)
+    return Finding("ok" if sure else "unknown", [f"{summary}; {said}"])
 
 
-def claim_check(answer: str, layout: Layout, where: str) -> tuple[list[str], str]:
-    """(flags, summary) for Part 1's (a): its better/worse claims against Table 3 and the printed accuracy."""
+def claim_check(answer: str, layout: Layout, where: str) -> tuple[list[str], str, bool]:
+    """(flags, summary, whether the claims could be compared) for Part 1's (a): its better/worse claims against
+    Table 3 and the printed test accuracy."""
     claims = table3_claims(answer)
     if not claims:
-        return [], "cannot tell what (a) calls better or worse than the CNN: check by hand"
+        return [], "cannot tell what (a) calls better or worse than the CNN: check by hand", False
     found = test_accuracy(1, layout)
     if found is None:
-        return [], "cannot compare its Table 3 claims: no printed test accuracy"
+        return [], "cannot compare its Table 3 claims: no printed test accuracy", False
     flags = [f"{where}: {problem}" for problem in contradictions(answer, table3(), found[0])]
     named = {polarity: ", ".join(dict.fromkeys(n for _, n, p in claims if p == polarity)) for polarity in
              ("better", "worse")}
     said = "; ".join(f"{names} {polarity}" for polarity, names in named.items() if names)
-    return flags, f"its Table 3 claims ({said}) agree with the printed {found[0]:.2f}%"
+    return flags, f"its Table 3 claims ({said}) agree with the printed {found[0]:.2f}%", True
 
 
 def own_sentences(text: str, box: str) -> list[str]:

@@ -13,15 +13,7 @@ import copy
 from dataclasses import dataclass, field
 
 from smallcnn.notebook.check_cells import Cell
-
-
-class _Unknown:
-    def __repr__(self) -> str:
-        return "?"
-
-
-UNKNOWN = _Unknown()  # a value the source does not give statically
-BIGGEST = 10 ** 9  # arithmetic beyond this is not a layer size: refuse it rather than compute it
+from smallcnn.notebook.check_values import UNKNOWN, assign, constants, dotted, parse_cell, value_of
 
 # torch.nn layers by the names of their leading positional arguments.
 SIGNATURES = {
@@ -70,79 +62,6 @@ class Model:
     problems: list[str] = field(default_factory=list)
 
 
-def parse_cell(cell: Cell) -> ast.Module:
-    """The cell's syntax tree, its IPython lines (%magic, !shell) blanked; SyntaxError if it does not parse."""
-    text = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in cell.source.splitlines())
-    return ast.parse(text)
-
-
-def dotted(node) -> str:
-    """`torch.nn.functional` for that attribute chain; "" for anything that is not one."""
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute) and (base := dotted(node.value)):
-        return f"{base}.{node.attr}"
-    return ""
-
-
-def value_of(node, env: dict):
-    """The value of a plain expression (numbers, names, tuples, arithmetic, indexing), else UNKNOWN."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, int | float | str | bool | type(None)):
-        return node.value
-    if isinstance(node, ast.Name | ast.Attribute) and dotted(node):
-        return env.get(dotted(node), UNKNOWN)
-    if isinstance(node, ast.Tuple | ast.List):
-        return tuple(value_of(element, env) for element in node.elts)
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-        operand = value_of(node.operand, env)
-        return arithmetic(node.op, 0, operand) if number(operand) else UNKNOWN
-    if isinstance(node, ast.BinOp):
-        left, right = value_of(node.left, env), value_of(node.right, env)
-        return arithmetic(node.op, left, right) if number(left) and number(right) else UNKNOWN
-    if isinstance(node, ast.Subscript):
-        seq, index = value_of(node.value, env), value_of(node.slice, env)
-        if isinstance(seq, tuple) and isinstance(index, int) and -len(seq) <= index < len(seq):
-            return seq[index]
-    return UNKNOWN
-
-
-def number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and abs(value) <= BIGGEST
-
-
-def arithmetic(op, left, right):
-    operations = {ast.Add: lambda: left + right, ast.Sub: lambda: left - right, ast.Mult: lambda: left * right,
-                  ast.FloorDiv: lambda: left // right, ast.Div: lambda: left / right, ast.Mod: lambda: left % right,
-                  ast.Pow: lambda: left ** right if abs(right) <= 64 and abs(left) <= 1024 else UNKNOWN,
-                  ast.USub: lambda: -right, ast.UAdd: lambda: right}
-    try:
-        result = operations.get(type(op), lambda: UNKNOWN)()
-    except (ZeroDivisionError, OverflowError, ValueError, TypeError):
-        return UNKNOWN
-    return result if number(result) else UNKNOWN
-
-
-def constants(trees: list[ast.Module]) -> dict:
-    """Top-level `NAME = value` assignments of the cells, in order: the notebook's constants."""
-    env = {}
-    for tree in trees:
-        for statement in tree.body:
-            if isinstance(statement, ast.Assign):
-                for target in statement.targets:
-                    assign(target, value_of(statement.value, env), env)
-    return env
-
-
-def assign(target, value, env: dict) -> None:
-    """`a = v`, `self.a = v` or `a, b = (v1, v2)` into env (names it cannot fill become UNKNOWN)."""
-    if isinstance(target, ast.Tuple | ast.List):
-        values = value if isinstance(value, tuple) and len(value) == len(target.elts) else [UNKNOWN] * len(target.elts)
-        for element, item in zip(target.elts, values):
-            assign(element, item, env)
-    elif dotted(target):
-        env[dotted(target)] = value
-
-
 # --- __init__ --------------------------------------------------------------------------------------
 
 def layer_kind(func) -> str:
@@ -159,8 +78,12 @@ def bind(names, node: ast.Call, env: dict, skip: int = 0) -> dict:
     return args
 
 
-def module_of(node, env: dict, source: str) -> Layer | None:
-    """The module an expression builds in __init__ (a constructor, a local module, F.relu), else None."""
+def module_of(node, env: dict, source: str, helpers: dict | None = None, depth: int = 0) -> Layer | None:
+    """The module an expression builds in __init__ (a constructor, a local module, F.relu, a helper that returns
+    one), else None. `helpers` maps "self.block" or "block" to (function, its cell's source, is a method)."""
+    helpers = helpers or {}
+    if isinstance(node, ast.Call) and dotted(node.func) in helpers and depth < 3:
+        return helper_module(node, env, helpers, depth)
     if isinstance(node, ast.Name) and isinstance(env.get(node.id), Layer):
         return copy.deepcopy(env[node.id])
     if isinstance(node, ast.Attribute) and node.attr in FUNCTIONS and dotted(node.value) in FUNCTION_MODULES:
@@ -170,10 +93,26 @@ def module_of(node, env: dict, source: str) -> Layer | None:
     text = ast.get_source_segment(source, node) or kind
     if kind in CONTAINERS:
         items = node.args[0].elts if kind == "ModuleList" and node.args and hasattr(node.args[0], "elts") else node.args
-        children = [module_of(item, env, source) or Layer("?", {}, ast.get_source_segment(source, item) or "?")
-                    for item in items]
+        children = [module_of(item, env, source, helpers, depth) or
+                    Layer("?", {}, ast.get_source_segment(source, item) or "?") for item in items]
         return Layer(kind, {}, text, children=children)
     return Layer(kind, bind(SIGNATURES.get(kind, ()), node, env), text)
+
+
+def helper_module(call: ast.Call, env: dict, helpers: dict, depth: int) -> Layer | None:
+    """What `self.block(1, 10)` or `conv_block(1, 10)` returns, where the helper's last statement returns a module
+    (`return nn.Sequential(...)`) after plain assignments."""
+    func, source, method = helpers[dotted(call.func)]
+    scope = dict(env) | parameters(func, call, env, method)
+    for statement in func.body[:-1]:
+        if isinstance(statement, ast.Assign):
+            for target in statement.targets:
+                assign(target, module_of(statement.value, scope, source, helpers, depth + 1) or
+                       value_of(statement.value, scope), scope)
+    last = func.body[-1] if func.body else None
+    if isinstance(last, ast.Return) and last.value is not None:
+        return module_of(last.value, scope, source, helpers, depth + 1)
+    return None
 
 
 def set_paths(layer: Layer, path: str) -> None:
@@ -186,9 +125,9 @@ def leaves(layer: Layer) -> list[Layer]:
     return [leaf for child in layer.children for leaf in leaves(child)] if layer.children else [layer]
 
 
-def parameters(init: ast.FunctionDef, call: ast.Call | None, env: dict) -> dict:
-    """__init__'s parameters: their defaults, overridden by the instantiation's arguments."""
-    params = [arg.arg for arg in init.args.posonlyargs + init.args.args][1:]  # without self
+def parameters(init: ast.FunctionDef, call: ast.Call | None, env: dict, method: bool = True) -> dict:
+    """A function's parameters (__init__'s, a helper's): their defaults, overridden by the call's arguments."""
+    params = [arg.arg for arg in init.args.posonlyargs + init.args.args][1 if method else 0:]  # without self
     scope = {name: UNKNOWN for name in params + [arg.arg for arg in init.args.kwonlyargs]}
     for name, default in zip(params[len(params) - len(init.args.defaults):], init.args.defaults):
         scope[name] = value_of(default, env)
@@ -199,13 +138,13 @@ def parameters(init: ast.FunctionDef, call: ast.Call | None, env: dict) -> dict:
     return scope
 
 
-def read_init(init: ast.FunctionDef, scope: dict, source: str) -> tuple[dict[str, Layer], list[str]]:
+def read_init(init: ast.FunctionDef, scope: dict, source: str, helpers: dict) -> tuple[dict[str, Layer], list[str]]:
     """({attribute: module}, problems): the modules __init__ registers, in order."""
     modules, problems = {}, []
     for statement in init.body:
         if isinstance(statement, ast.Assign | ast.AnnAssign) and statement.value is not None:
             targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
-            module = module_of(statement.value, scope, source)
+            module = module_of(statement.value, scope, source, helpers)
             for target in targets:
                 name = dotted(target)
                 if module is not None and name.startswith("self."):
@@ -330,14 +269,16 @@ class ForwardReader:
 
 # --- the model a notebook instantiates -------------------------------------------------------------
 
-def read_class(cls: ast.ClassDef, call: ast.Call | None, env: dict, cell: Cell) -> Model:
-    """Read one class, with the instantiation's arguments (None: its defaults)."""
+def read_class(cls: ast.ClassDef, call: ast.Call | None, env: dict, cell: Cell, functions: dict) -> Model:
+    """Read one class, with the instantiation's arguments (None: its defaults); `functions` are the notebook's
+    top-level functions, {name: (function, its cell's source, False)}, which may build its layers."""
     methods = {f.name: f for f in cls.body if isinstance(f, ast.FunctionDef)}
+    helpers = functions | {f"self.{name}": (f, cell.source, True) for name, f in methods.items()}
     problems = []
     modules, scope = {}, dict(env)
     if init := methods.get("__init__"):
         scope |= parameters(init, call, env)
-        modules, problems = read_init(init, scope, cell.source)
+        modules, problems = read_init(init, scope, cell.source, helpers)
     reader = ForwardReader(modules, {k: v for k, v in methods.items() if k not in ("__init__", "forward")},
                            scope, cell.source)
     if forward := methods.get("forward"):
@@ -375,12 +316,15 @@ def find_models(before: list[Cell], slot: list[Cell]) -> tuple[Model | None, lis
                 where = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
                 return None, [], f"cell {cell.index} does not parse: {getattr(exc, 'msg', exc)}{where}"
     classes: dict[str, tuple[ast.ClassDef, Cell]] = {}
+    functions: dict[str, tuple[ast.FunctionDef, str, bool]] = {}
     call, call_cell = None, None
     for cell in before + slot:
         tree = trees.get(cell.index)
         for node in tree.body if tree else []:
             if isinstance(node, ast.ClassDef):
                 classes[node.name] = (node, cell)
+            elif isinstance(node, ast.FunctionDef):
+                functions[node.name] = (node, cell.source, False)
         if cell in slot and tree and (found := instantiation(tree)):
             call, call_cell = found, cell
     if call is None:
@@ -390,8 +334,8 @@ def find_models(before: list[Cell], slot: list[Cell]) -> tuple[Model | None, lis
             ": the class is not defined in the notebook")
     env = constants([trees[c.index] for c in before + slot if c.index in trees])
     cls, cell = classes[call.func.id]
-    model = read_class(cls, call, env, cell)
-    others = [read_class(node, None, env, other) for name, (node, other) in classes.items()
+    model = read_class(cls, call, env, cell, functions)
+    others = [read_class(node, None, env, other, functions) for name, (node, other) in classes.items()
               if other in slot and name != cls.name and is_module_class(node)]
     return model, others, ""
 

@@ -9,7 +9,7 @@ import sys
 from smallcnn.notebook.check_cells import DISCLOSURE_WORDS, Cell, Finding, shorten
 from smallcnn.notebook.check_items import code, executed, test_accuracy
 from smallcnn.notebook.check_layout import IMPORT_CELLS, PART_OFFSET, Layout, starter
-from smallcnn.notebook.check_model import parse_cell
+from smallcnn.notebook.check_values import parse_cell
 
 # What our own deliverable's first cell says until the student writes their declaration there.
 DISCLOSURE_PLACEHOLDER = "Replace this line with your own statement of how you used AI tools"
@@ -61,7 +61,10 @@ def check_execution(layout: Layout) -> Finding:
     if missing:
         flags.append(f"cells {', '.join(missing)} not executed: run all cells before handing in")
     ran = [cell for cell in cells if cell.count is not None]
-    disorder, skips = order_problems(ran)
+    disorder, skips = [], []
+    for run in runs(ran, layout):
+        found = order_problems(run)
+        disorder, skips = disorder + found[0], skips + found[1]
     flags += listed(disorder)
     notes += listed(skips)
     for part in (1, 2) if part2_ran else (1,):
@@ -72,6 +75,16 @@ def check_execution(layout: Layout) -> Finding:
     summary = (f"{len(ran)} code cells ran in order ([{ran[0].count}]-[{ran[-1].count}])" if ran
                else "no code cell ran")
     return Finding("ok" if part2_ran else "unknown", not_run + [summary] + notes)
+
+
+def runs(cells: list[Cell], layout: Layout) -> list[list[Cell]]:
+    """The executed cells as one run, or as two where Part 2 ran in a fresh kernel of its own: its import cell
+    (which imports and seeds everything again) counted [1]."""
+    part2_import = layout.cell(IMPORT_CELLS[1])
+    if part2_import is not None and part2_import.count == 1 and part2_import in cells:
+        split = cells.index(part2_import)
+        return [cells[:split], cells[split:]]
+    return [cells]
 
 
 def order_problems(cells: list[Cell]) -> tuple[list[str], list[str]]:
@@ -152,24 +165,22 @@ def imports(cell: Cell) -> list[tuple[str, str]]:
 def check_libraries(cells: list[Cell]) -> Finding:
     """Only the starter's libraries and scikit-learn; the standard library is reported, package installs flagged."""
     allowed = allowed_libraries()
-    flags, standard = [], {}
+    flags, standard, used = [], {}, set()
     for cell in code(cells):
-        for line in cell.source.splitlines():
-            if re.match(r"\s*[!%]\s*(pip|conda|mamba|uv)\b.*\binstall\b", line):
-                flags.append(f"{cell.quote(line)}: installs packages")
+        flags += [f"{cell.quote(line)}: installs packages" for line in cell.source.splitlines()
+                  if re.match(r"\s*[!%]\s*(pip|conda|mamba|uv)\b.*\binstall\b", line)]
         for module, line in imports(cell):
             if module in allowed:
-                continue
-            if module in sys.stdlib_module_names:
+                used.add(module)
+            elif module in sys.stdlib_module_names:
                 standard.setdefault(module, cell.index)
             else:
                 flags.append(f"{cell.quote(line)}: {module} is not among the starter's libraries or scikit-learn")
-    note = (f"standard library too: {', '.join(f'{m} (cell {i})' for m, i in standard.items())} (not flagged)"
-            if standard else "")
+    notes = [f"standard library too: {', '.join(f'{m} (cell {i})' for m, i in standard.items())} (not flagged)"
+             ] if standard else []
     if flags:
-        return Finding("flag", flags + ([note] if note else []))
-    used = sorted({module for cell in code(cells) for module, _ in imports(cell) if module in allowed})
-    return Finding("ok", [f"imports {', '.join(used) or 'nothing'}: the starter's libraries"] + [note] * bool(note))
+        return Finding("flag", flags + notes)
+    return Finding("ok", [f"imports {', '.join(sorted(used)) or 'nothing'}: the starter's libraries"] + notes)
 
 
 # --- Python ----------------------------------------------------------------------------------------

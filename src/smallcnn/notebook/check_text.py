@@ -8,6 +8,8 @@ says better or worse once, without a negation, and its grammar says who is bette
 
 import re
 
+from smallcnn.notebook.check_cells import shorten
+
 ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "et al.", "cf.", "approx.", "fig.", "eq.", "no.", "resp.", "incl.",
                  "w.r.t.", "a.k.a.", "dr.", "prof.", "sec.")
 MIN_WORDS = 3  # a sentence has at least three words: "SVC: 89.7%." is a fragment
@@ -175,6 +177,6 @@ def contradictions(markdown: str, rows: dict[str, float], figure: float) -> list
         wrong = value < figure - 0.1 if polarity == "better" else value > figure + 0.1
         if wrong:
             side = "below" if polarity == "better" else "above"
-            found.append((sentence, f"calls {name} {polarity}, but Table 3's {value:.1f}% is {side} "
+            found.append((shorten(sentence, 60), f"calls {name} {polarity}, but Table 3's {value:.1f}% is {side} "
                                     f"the printed {figure:.2f}%"))
     return [f'"{sentence}": {reason}' for sentence, reason in dict.fromkeys(found)]

@@ -48,7 +48,7 @@ def set_seed(seed: int = 42):
 set_seed(42)
 
 device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-device = torch.device("mps") if device.type == "cpu" and torch.backends.mps.is_available() else device
+device = torch.device("mps") if torch.backends.mps.is_available() else device  # an Apple GPU
 print("Device:", device)
 
 # create a folder to save data
@@ -76,12 +76,12 @@ test_ds = datasets.FashionMNIST(root=data_dir, train=False, download=True, trans
 # CODE HERE
 # Define the training, validation, and test datasets.
 # Note that you may want to select the validation set from the training set by randomly splitting the data
-# Instead of a DataLoader, which converts and normalises every image again in every epoch, I keep each
-# split in memory as one tensor on the device; a batch is then a slice of it (about 4x faster on a CPU).
+# Instead of a DataLoader, which converts and normalises every image again in every epoch, I keep
+# each split in memory as one tensor on the device: a batch is then a slice of it, much faster.
 # core: AUGMENTATIONS, EVAL_BATCH_SIZE, to_tensors, normalise, augment, TensorLoader, split_train_val
 # core: MIN_EPOCHS, TrainConfig, RECIPES, show_examples
 
-recipe = RECIPES["fashion-mnist"]  # every setting of my Part 1 training in one place
+recipe = RECIPES["fashion-mnist"]  # every setting of my Part 1 training
 print(recipe)
 train_ds, val_ds = split_train_val(train_full, recipe.val_fraction, recipe.seed)
 show_examples(train_full)  # eight training images of each class
@@ -107,7 +107,7 @@ len(train_ds), len(val_ds), len(test_ds)
 
 # You may want to verify the architecture of CNN
 model = SmallCNN().to(device)
-model = model.to(memory_format=torch.channels_last)  # my loaders' layout: faster convolutions on a CPU
+model = model.to(memory_format=torch.channels_last)  # my loaders' layout: faster on a CPU
 n_params = count_parameters(model)
 print(f"{n_params:,} trainable parameters")
 model
@@ -160,7 +160,8 @@ epoch_seconds = []  # how long each epoch took, training and validation together
 # Run the training epochs
 for epoch in range(1, epochs + 1):
     start = time.perf_counter()
-    tr_loss, tr_acc = train_one_epoch(model, train_loader, optimizer, criterion, device, scheduler=scheduler)
+    tr_loss, tr_acc = train_one_epoch(model, train_loader, optimizer, criterion, device,
+                                      scheduler=scheduler)
     va_loss, va_acc = evaluate(model, val_loader, criterion, device)
     train_losses.append(tr_loss)
     val_losses.append(va_loss)
@@ -169,8 +170,8 @@ for epoch in range(1, epochs + 1):
     epoch_seconds.append(time.perf_counter() - start)
     print(f"Epoch {epoch:2d}/{epochs}: train loss {tr_loss:.4f}, acc {tr_acc:.2%} | "
           f"val loss {va_loss:.4f}, acc {va_acc:.2%} | {epoch_seconds[-1]:.1f} s")
-print(f"{epochs} epochs in {sum(epoch_seconds):.0f} s. I test the weights of the last epoch, when the "
-      f"learning rate has come down to zero.")
+print(f"{epochs} epochs in {sum(epoch_seconds):.0f} s. I test the weights of the last epoch, "
+      f"when the learning rate has come down to zero.")
 
 # %% [markdown]
 # <div class="alert alert-success">
@@ -202,7 +203,7 @@ test_loss, test_acc = evaluate(model, test_loader, criterion, device)
 
 print(f"[Fashion-MNIST test] Loss = {test_loss:.4f} | Acc = {test_acc*100:.2f}%")
 
-# Which classes my network confuses: accuracy per class, the most frequent mistakes, the whole matrix.
+# Which classes my network confuses: accuracy per class, the most frequent mistakes, the matrix.
 # core: predict, confusion_matrix, class_rates, mistakes, print_mistakes, plot_confusion
 predictions, labels = predict(model, test_loader, device)
 matrix = confusion_matrix(labels, predictions, len(train_full.classes))
@@ -261,7 +262,7 @@ def set_seed(seed: int = 42):
 set_seed(42)
 
 device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-device = torch.device("mps") if device.type == "cpu" and torch.backends.mps.is_available() else device
+device = torch.device("mps") if torch.backends.mps.is_available() else device  # an Apple GPU
 print("Device:", device)
 
 data_dir = "./data"
@@ -294,7 +295,7 @@ test_ds = datasets.CIFAR100(root=data_dir, train=False, download=True, transform
 # CODE HERE
 # Define the training, validation, and test datasets.
 # Note that you may want to select the validation set from the training set by randomly splitting the data
-# The same in-memory loaders as in Part 1; the CIFAR-100 recipe adds random crops and horizontal flips.
+# The same in-memory loaders as in Part 1; the CIFAR-100 recipe adds random crops and flips.
 recipe = RECIPES["cifar100"]
 print(recipe)
 train_ds, val_ds = split_train_val(train_full, recipe.val_fraction, recipe.seed)
@@ -318,8 +319,8 @@ len(train_ds), len(val_ds), len(test_ds)
 
 # %%
 # core: SmallCNN
-# Part 1's class already takes the input channels, the image size and the number of classes, so the
-# adapted network changes only those: 3 colour channels, 32x32 images and 100 logits (Linear 256 -> 100).
+# Part 1's class already takes the input channels, the image size and the number of classes, so
+# the adapted network changes only those: 3 colour channels, 32x32 images, 100 logits (256 -> 100).
 
 # My implementation is the best of these candidates on validation (item 5 trains and compares them):
 # the adapted network itself, or one with the change named beside it.
@@ -381,7 +382,8 @@ epoch_seconds = []
 # Run the training epochs
 for epoch in range(1, epochs + 1):
     start = time.perf_counter()
-    tr_loss, tr_acc = train_one_epoch(model, train_loader, optimizer, criterion, device, scheduler=scheduler)
+    tr_loss, tr_acc = train_one_epoch(model, train_loader, optimizer, criterion, device,
+                                      scheduler=scheduler)
     va_loss, va_acc = evaluate(model, val_loader, criterion, device)
     train_losses.append(tr_loss)
     val_losses.append(va_loss)
@@ -391,18 +393,20 @@ for epoch in range(1, epochs + 1):
     print(f"Epoch {epoch:2d}/{epochs}: train loss {tr_loss:.4f}, acc {tr_acc:.2%} | "
           f"val loss {va_loss:.4f}, acc {va_acc:.2%} | {epoch_seconds[-1]:.1f} s")
 
-# The architecture study: every other candidate trained in full with the same recipe, split and seed,
-# and compared on validation accuracy; the test set plays no part in the choice.
+# The architecture study: every other candidate trained in full with the same recipe, split and
+# seed, and compared on validation accuracy; the test set plays no part in the choice.
 # core: entry_loader, new_history, run_epoch, fit, train_entry, study_rows, chosen_entry, plot_study
-results = {"spec": (model, {"train_losses": train_losses, "val_losses": val_losses,
-                            "train_accs": train_accs, "val_accs": val_accs, "seconds": epoch_seconds})}
+adapted_history = {"train_losses": train_losses, "val_losses": val_losses, "train_accs": train_accs,
+                   "val_accs": val_accs, "seconds": epoch_seconds}
+results = {"spec": (model, adapted_history)}
 for name in STUDY:
     if name != "spec":
         results[name] = train_entry(name, train_loader, val_loader, recipe, device, (3, 32, 100))
 rows = study_rows(results)
 for row in rows:
-    print(f"{row['entry']:<16} validation {row['val_accuracy']:.2%} ({row['val_delta_points']:+.2f} "
-          f"points against the adapted network), {row['seconds']:.0f} s")
+    delta = row["val_delta_points"]
+    print(f"{row['entry']:<16} validation {row['val_accuracy']:.2%} ({delta:+.2f} points against "
+          f"the adapted network), {row['seconds']:.0f} s")
 chosen = chosen_entry(rows)
 chosen_model, chosen_history = results[chosen]
 print(f"My implementation, chosen on validation accuracy: {chosen} ({STUDY[chosen][2]})")
