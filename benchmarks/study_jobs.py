@@ -1,8 +1,8 @@
 """How much faster the architecture study runs with `smallcnn study --jobs N` than one entry at a time.
 
-Small models leave a second thread little to do (see cifar_throughput.md: measured against ideal epochs per
-minute), so two entries at once on one thread each can beat one entry on two threads -- where the cores do
-not slow each other down through shared caches and memory bandwidth. This script measures which holds, by
+Small models leave a second thread little to do, so two entries at once on one thread each can beat one
+entry on two threads -- where the cores do not slow each other down through shared caches and memory
+bandwidth. This script measures which holds, by
 timing three studies of the same entries on RANDOM CIFAR-100-shaped data (only the times mean anything; the
 data is generated in the official layout and marked not official):
 

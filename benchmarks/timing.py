@@ -4,7 +4,6 @@ Imports only the standard library and torch (plus the versions of torchvision an
 installed packages), so the benchmark scripts can import it without importing each other.
 """
 
-import copy
 import datetime
 import math
 import os
@@ -16,14 +15,6 @@ from importlib import metadata
 from pathlib import Path
 
 import torch
-
-
-def with_fields(splits, **changes):
-    """A shallow copy of make_splits' result with some of its tensors replaced."""
-    splits = copy.copy(splits)
-    for name, value in changes.items():
-        setattr(splits, name, value)
-    return splits
 
 
 def rss_bytes(field):

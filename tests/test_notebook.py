@@ -26,15 +26,6 @@ GIVEN_CELLS = (1, 3, 20, 22)  # the starter's complete code cells: imports, seed
 IMPORT_CELLS = (1, 20)
 ANSWER_CELLS = (18, 37)
 PLACEHOLDERS = re.compile(r"^\s*\.\.\.\s*$|^\s*(batch_size|epochs) = $|def \w+\(\.\.\.\):", re.MULTILINE)
-# Run in the kernel before the notebook, for the Part 2 test on generated files only.
-PRELUDE = """import torchvision
-class _Unchecked(torchvision.datasets.CIFAR100):  # generated files: not the official checksums
-    train_list = [[name, None] for name, _ in torchvision.datasets.CIFAR100.train_list]
-    test_list = [[name, None] for name, _ in torchvision.datasets.CIFAR100.test_list]
-    meta = {**torchvision.datasets.CIFAR100.meta, "md5": None}
-torchvision.datasets.CIFAR100 = _Unchecked"""
-
-
 def source(cell):
     return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
 
@@ -285,7 +276,7 @@ def test_part2_runs_end_to_end_on_generated_cifar100(tmp_path):
     write_cifar100(tmp_path / "data", n_train=2000, n_test=10000)  # the real test set's size
     build.link_data(tmp_path / "data", [build.datastore.find_source("fashion-mnist")])
     nb = build.build_notebook(quick=True)
-    part1, part2 = build.execute(nb, tmp_path, run_part2=True, prelude=PRELUDE)
+    part1, part2 = build.execute(nb, tmp_path, run_part2=True, prelude=build.GENERATED_CIFAR_PRELUDE)
     build.write_up(nb, part1, part2, ["this is the quick version"])
     nbformat.write(nb, tmp_path / "part2.ipynb")
     assert build.check_built(nb, quick=True, part2_ran=True) == []
