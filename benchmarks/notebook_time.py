@@ -58,7 +58,7 @@ def main(argv=None):
         start = time.perf_counter()
         _, part2 = build.execute(nb, tmp, run_part2=True, prelude=build.GENERATED_CIFAR_PRELUDE)
         total = time.perf_counter() - start
-    split = build.part2_start(nb)
+    split = build.PART2
     part1 = sum(cell_seconds(c) for c in nb.cells[:split] if c.cell_type == "code")
     part2_seconds = sum(cell_seconds(c) for c in nb.cells[split:] if c.cell_type == "code")
     study = sum(row["seconds"] for row in part2.study)

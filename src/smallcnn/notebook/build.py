@@ -33,7 +33,7 @@ STARTER = Path(__file__).parent / "starter" / "Assignment4_starter.ipynb"
 QUICK = {"subset": 5000, "epochs": 2}  # a smoke test of the whole notebook, not the deliverable
 CELL_TIMEOUT = 6 * 3600  # Part 2's study takes about twenty minutes on two CPU cores; a laptop may be slower
 DATA_FOLDER = "data"  # the starter's data_dir, "./data": beside the notebook
-ANSWER_MARK = re.compile(r"^answers: part (\d)$")  # the template's answer cells, filled after execution
+PART2, ANSWER_CELLS = 19, {1: 18, 2: 37}  # the starter's cells: Part 2's heading, each part's answer cell
 # The line the template adds after the starter's device line (Apple's GPU); --device replaces it.
 DEVICE_LINE = 'device = torch.device("mps") if torch.backends.mps.is_available() else device  # an Apple GPU'
 
@@ -173,17 +173,6 @@ def build_notebook(quick: bool = False, device: str = "auto") -> nbformat.Notebo
     return nbformat.validator.normalize(nbformat.from_dict(nb))[1]
 
 
-def answer_cells(nb) -> dict[int, int]:
-    """{part: index} of the template's answer cells (the starter's cells 18 and 37)."""
-    return {int(match[1]): index for index, cell in enumerate(nb.cells)
-            if cell.cell_type == "markdown" and (match := ANSWER_MARK.match(cell.source))}
-
-
-def part2_start(nb) -> int:
-    """The index of Part 2's heading cell."""
-    return next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.startswith("# Part 2"))
-
-
 # --- execution --------------------------------------------------------------------------------------
 
 def execute(nb, cwd, run_part2: bool, prelude: str | None = None) -> tuple:
@@ -196,18 +185,17 @@ def execute(nb, cwd, run_part2: bool, prelude: str | None = None) -> tuple:
 
     client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
                             resources={"metadata": {"path": str(cwd)}})
-    split = part2_start(nb)
     with client.setup_kernel():
         reply = client.wait_for_reply(client.kc.kernel_info())  # the kernel's Python, for the metadata
         nb.metadata["language_info"] = reply["content"]["language_info"]
         try:
             if prelude:
                 probe(client, prelude)
-            run_cells(client, nb, range(0, split))
+            run_cells(client, nb, range(0, PART2))
             part1 = results.from_output(results.Part1, probe(client, results.probe_code(results.Part1)))
             part2 = None
             if run_part2:
-                run_cells(client, nb, range(split, len(nb.cells)))
+                run_cells(client, nb, range(PART2, len(nb.cells)))
                 part2 = results.from_output(results.Part2, probe(client, results.probe_code(results.Part2)))
         except CellExecutionError as exc:
             raise NotebookError(f"a cell failed: {str(exc).strip().splitlines()[-1]}") from None
@@ -272,19 +260,16 @@ def link_data(folder: Path, sources: list) -> None:
 
 
 def incompleteness(quick: bool, part2_reason: str | None) -> list[str]:
-    reasons = [f"this is the quick version ({QUICK['subset']:,} training images, {QUICK['epochs']} epochs), "
-               f"a smoke test below the assignment's 15 epochs"] if quick else []
-    if part2_reason:
-        reasons.append(f"Part 2 was not executed: {part2_reason}")
-    return reasons
+    quick_build = (f"this is the quick version ({QUICK['subset']:,} training images, {QUICK['epochs']} epochs), "
+                   f"a smoke test below the assignment's 15 epochs")
+    return [quick_build] * quick + [f"Part 2 was not executed: {part2_reason}"] * bool(part2_reason)
 
 
 def write_up(nb, part1, part2, reasons: list[str]) -> None:
     """The answer cells from the results; an incomplete notebook says so at the top of its first cell."""
-    cells = answer_cells(nb)
-    nb.cells[cells[1]].source = answers.part1_answers(part1)
-    nb.cells[cells[2]].source = (answers.part2_answers(part1, part2) if part2 else
-                                 f"*Not answered: {reasons[-1]}.*")
+    nb.cells[ANSWER_CELLS[1]].source = answers.part1_answers(part1)
+    nb.cells[ANSWER_CELLS[2]].source = (answers.part2_answers(part1, part2) if part2 else
+                                        f"*Not answered: {reasons[-1]}.*")
     if reasons:
         notice = "\n".join(f"> - {reason}" for reason in reasons)
         nb.cells[0].source = f"> **This notebook is incomplete as a deliverable:**\n>\n{notice}\n\n{nb.cells[0].source}"
