@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from clierrors import UNWRITABLE, check_refused, no_data
 from smallcnn import baselines
 from smallcnn.baselines import BASELINES, QUICK_BASELINES, measure_baseline, pixel_features
 from smallcnn.cli import main
@@ -182,7 +183,8 @@ def test_compare_refuses_other_datasets_contradictions_and_unfinished_runs(tmp_p
 @pytest.fixture(scope="module")
 def cnn_run(fashion, tmp_path_factory):
     """A small finished Fashion-MNIST run to compare (trained on one thread: the cores are shared)."""
-    from smallcnn.runs import resolve, run_training
+    from smallcnn.settings import resolve
+    from smallcnn.trainrun import run_training
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -234,3 +236,15 @@ def test_quick_compare_end_to_end_on_real_data(fashion, cnn_run, tmp_path):
     out = tmp_path / "compare"
     assert compare(fashion, cnn_run, out) == 0
     check_compare_outputs(out, cnn_run, QUICK_BASELINES)
+
+
+# --- outputs checked before any work ------------------------------------------------------------------------
+
+@UNWRITABLE
+def test_compare_checks_its_out_before_any_work(unwritable, monkeypatch, capsys):
+    from smallcnn import baselines
+
+    monkeypatch.setattr(baselines.datastore, "load_dataset", no_data)
+    monkeypatch.setattr(baselines, "ensure_default_run", no_data)  # not even the default run is trained
+    assert main(["compare", "fashion-mnist", "--quick", "--out", str(unwritable)]) == 2
+    check_refused(capsys.readouterr().err, unwritable)

@@ -25,7 +25,7 @@ from smallcnn import distributed
 from smallcnn.cli import main
 from smallcnn.core.data import TensorLoader
 from smallcnn.core.models import build_model
-from smallcnn.runs import RUN_FILES, TrainingError, check_shards
+from smallcnn.runfolder import RUN_FILES
 
 SRC = str(Path(smallcnn.__file__).parents[1])
 WORKER = str(Path(__file__).with_name("ddp_worker.py"))
@@ -233,15 +233,6 @@ def test_a_nan_on_one_rank_only_stops_both_with_one_error_line(fashion, tmp_path
     assert not (out / "metrics.json").exists()
 
 
-def test_every_process_needs_a_share_of_every_batch():
-    check_shards(4000, 128, 2)  # the last batch holds 32
-    check_shards(4001, 128, 1)  # one process takes anything
-    with pytest.raises(TrainingError, match="2 processes cannot share a batch of 1 images .* last batch holds 1"):
-        check_shards(3969, 128, 2)
-    with pytest.raises(TrainingError, match="4 processes cannot share a batch of 2 images"):
-        check_shards(4000, 2, 4)
-
-
 def test_synchronised_batchnorm_on_cpu_processes_equals_batchnorm_on_the_whole_batch():
     done = torchrun(WORKER, "batchnorm", timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -275,21 +266,6 @@ def test_two_torchrun_nodes_meet_at_a_rendezvous_on_localhost(one_process, fashi
 
 
 # --- CUDA-only options -------------------------------------------------------------------------------------------
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
-def test_amp_without_cuda_is_a_one_line_error(fashion, tmp_path, capsys):
-    out = tmp_path / "run"
-    assert main(["train", "fashion-mnist", "--amp", "--data-dir", str(fashion.location), "--out", str(out),
-                 "--epochs", "1", "--subset", "200"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("error: --amp (bfloat16 autocast) needs a CUDA GPU")
-    assert not out.exists()
-
-
-def test_amp_is_off_by_default():
-    from smallcnn.runs import RunConfig
-    assert RunConfig().amp is False and RunConfig().deterministic is False
-
 
 @pytest.mark.gpu
 def test_a_cuda_run_with_amp_trains_and_records_the_device(fashion, tmp_path):

@@ -35,11 +35,14 @@ from smallcnn.core.data import split_train_val
 from smallcnn.core.metrics import mistakes
 from smallcnn.core.models import build_model
 from smallcnn.core.plots import plot_comparison
-from smallcnn.files import SmallCNNError, check_writable, csv_text, write_text
+from smallcnn.datasets import canonical_name
+from smallcnn.files import SmallCNNError, check_writable, csv_text, save_figure, write_text
 from smallcnn.notebook.answers import answer_8a, answer_8b
 from smallcnn.notebook.results import Part1
 from smallcnn.published import load_published
-from smallcnn.runs import HISTORY_COLUMNS, resolve, run_training, save_figure, write_run_report
+from smallcnn.report import HISTORY_COLUMNS, write_run_report
+from smallcnn.settings import resolve
+from smallcnn.trainrun import run_training
 
 
 def l1_logistic_regression():
@@ -201,7 +204,7 @@ def comparison_markdown(ranked, table, mode, runs):
 
 def run_compare(dataset_name, run_dirs=(), quick=False, out=None, data_dir=None, log=print, whole_split=False):
     """Measure the baselines, rank them with Table 3 and the CNN run(s), write md/csv/json/png to `out`."""
-    if datastore.canonical_name(dataset_name) != "fashion-mnist":
+    if canonical_name(dataset_name) != "fashion-mnist":
         raise SmallCNNError("Table 3 of the Fashion-MNIST paper covers fashion-mnist only")
     if quick and whole_split:
         raise SmallCNNError("--quick and --whole-split contradict each other: choose one")

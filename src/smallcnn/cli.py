@@ -11,15 +11,18 @@ from dataclasses import fields
 
 import torch
 
-from smallcnn import datastore, distributed
+from smallcnn import datafiles, datastore, distributed
 from smallcnn.core.data import AUGMENTATIONS
 from smallcnn.core.models import VARIANTS, build_model, count_parameters
 from smallcnn.core.train import MIN_EPOCHS
-from smallcnn.datastore import canonical_name, dataset_shape
+from smallcnn.datasets import DATASETS, canonical_name, dataset_shape
 from smallcnn.files import SmallCNNError, check_writable
 from smallcnn.notebook.check import add_check_command
-from smallcnn.runs import RunConfig, pick_device, resolve, resolve_saved, run_training, write_run_report
+from smallcnn.report import write_run_report
+from smallcnn.runfolder import resolve_saved
+from smallcnn.settings import RunConfig, pick_device, resolve
 from smallcnn.studyrun import run_study_command
+from smallcnn.trainrun import run_training
 
 DEVICE_HELP = "auto (torch's accelerator when present: CUDA or Apple MPS; else the CPU), cpu, cuda, cuda:N or mps"
 
@@ -42,20 +45,20 @@ def add_data_commands(sub) -> None:
     parser = sub.add_parser("data", help="show where each dataset is found and whether it is official")
     parser.add_argument("--data-dir", help="look only in this directory")
     add_unofficial_flag(parser)
-    parser.set_defaults(handler=show_data)
-    actions = parser.add_subparsers(dest="data_command", metavar="ACTION")
+    parser.set_defaults(handler=data_command)
+    actions = parser.add_subparsers(dest="data_action", metavar="ACTION")
     fetch = actions.add_parser("fetch", help="download and verify a dataset (no-op if already verified)")
-    fetch.add_argument("name", help=f"one of {', '.join(datastore.DATASETS)}")
+    fetch.add_argument("name", help=f"one of {', '.join(DATASETS)}")
     # SUPPRESS keeps `smallcnn data --data-dir DIR fetch NAME` from being reset to None by the subparser.
     fetch.add_argument("--data-dir", default=argparse.SUPPRESS, help="download into this directory")
     fetch.add_argument("--base-url", help="mirror to download from instead of the official URL's directory")
-    fetch.set_defaults(handler=fetch_data)
+    fetch.set_defaults(handler=fetch_command)
 
 
-def show_data(args: argparse.Namespace) -> int:
+def data_command(args: argparse.Namespace) -> int:
     """Report every dataset; a found one is fully loaded, so a broken file ends the command with exit 2."""
     first_error = None
-    for name, spec in datastore.DATASETS.items():
+    for name, spec in DATASETS.items():
         try:
             source = datastore.find_source(name, args.data_dir, args.allow_unofficial_data)
             if source is None:
@@ -70,14 +73,14 @@ def show_data(args: argparse.Namespace) -> int:
             continue
         if str(source.files_dir) != source.location:
             print(f"  read from the prepared copy {source.files_dir}")
-        for fname, status in datastore.file_status(name, source.files_dir).items():
+        for fname, status in datafiles.file_status(name, source.files_dir).items():
             print(f"  {fname:28} {status}")
     if first_error:
         raise first_error
     return 0
 
 
-def fetch_data(args: argparse.Namespace) -> int:
+def fetch_command(args: argparse.Namespace) -> int:
     source = datastore.fetch(args.name, args.data_dir, args.base_url)
     print(f"{source.location}: {source.identity}")
     return 0
@@ -88,10 +91,10 @@ def add_model_command(sub) -> None:
     p.add_argument("dataset", nargs="?", default="fashion-mnist", help="fashion-mnist, cifar10 or cifar100")
     p.add_argument("--variant", default="spec", choices=VARIANTS, metavar="NAME",
                    help=f"one of: {', '.join(VARIANTS)}")
-    p.set_defaults(handler=show_model)
+    p.set_defaults(handler=model_command)
 
 
-def show_model(args: argparse.Namespace) -> int:
+def model_command(args: argparse.Namespace) -> int:
     channels, side, classes = dataset_shape(args.dataset)
     model = build_model(args.variant, channels, side, classes)
     print(f"{args.variant} model for {canonical_name(args.dataset)}: input {channels}x{side}x{side}, "
@@ -262,11 +265,12 @@ def main(argv: list[str] | None = None) -> int:
         status, together = args.handler(args) or 0, True
         return status
     except (SmallCNNError, FloatingPointError) as exc:
-        # Under torchrun every process meets most errors alike (bad settings, a non-finite loss, Ctrl-C):
-        # rank 0 alone prints them; an error of one process's own (see distributed.own) each prints.
-        own = getattr(exc, "own", False)
-        together = not own and getattr(exc, "together", True)
-        if distributed.rank() == 0 or own:
+        # Under torchrun every process meets most errors alike (bad settings, a non-finite loss, Ctrl-C): rank 0
+        # alone prints them. An error of one process's own (a PerProcessError) each prints; it, and an error
+        # met out of step (an OutOfStepError: Ctrl-C), leave without waiting for the others (see distributed.py).
+        alone = isinstance(exc, distributed.PerProcessError)
+        together = not isinstance(exc, (distributed.PerProcessError, distributed.OutOfStepError))
+        if distributed.rank() == 0 or alone:
             print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -7,7 +7,8 @@ of the one seeded order, DDP averages the gradients, and the epoch's training fi
 processes, so that every process has the same history and takes the same non-finite decision. What lives
 here is the plumbing around that loop:
 the process group (gloo for CPU tensors, NCCL for CUDA ones), one GPU per process, the DDP wrapper with
-plain state dicts, BatchNorm synchronised over the processes, bf16 autocast, and rank 0's jobs.
+plain state dicts, BatchNorm synchronised over the processes, bf16 autocast, rank 0's jobs, and the two
+kinds of error that say how the processes end apart (PerProcessError, OutOfStepError; see cli.main).
 """
 
 import os
@@ -59,21 +60,18 @@ def leave(together: bool = True) -> None:
     distributed.destroy_process_group()
 
 
-def own(error: Exception) -> Exception:
-    """Mark an error that this process may meet alone: every process prints its own (see cli.main).
+class PerProcessError(SmallCNNError):
+    """An error a process may meet alone (its machine lacks the GPU asked for, another process stopped):
+    every process prints its own, and leaves without waiting for the others (see cli.main).
 
-    The others (bad settings, a non-finite loss, Ctrl-C, rank 0's shared findings) every process raises
-    alike, and rank 0 alone prints them.
+    Any other error every process raises alike (bad settings, a non-finite loss, Ctrl-C, rank 0's shared
+    findings), and rank 0 alone prints it.
     """
-    error.own = True
-    return error
 
 
-def apart(error: Exception) -> Exception:
-    """Mark an error that every process meets, but each at its own point (Ctrl-C): they leave without
-    waiting for each other, since one may still be inside a collective operation."""
-    error.together = False
-    return error
+class OutOfStepError(SmallCNNError):
+    """An error every process meets, but each at its own point (Ctrl-C): they leave without waiting for
+    each other, since one may still be inside a collective operation."""
 
 
 def command(arguments: str) -> str:

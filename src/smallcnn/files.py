@@ -1,4 +1,5 @@
-"""The tooling's shared basics: the one-line user-facing error, and files that are never half-written."""
+"""The tooling's shared basics: the one-line user-facing error, and files (figures too) that are never
+half-written."""
 
 import csv
 import io
@@ -6,6 +7,8 @@ import json
 import os
 import tempfile
 from pathlib import Path
+
+import matplotlib.pyplot as plt
 
 
 class SmallCNNError(Exception):
@@ -72,6 +75,12 @@ def write_text(path, text: str) -> None:
 
 def write_json(path, obj) -> None:
     write_text(path, json.dumps(obj, indent=2))
+
+
+def save_figure(fig, path) -> None:
+    """The figure as a PNG at `path`, then closed."""
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)
 
 
 def csv_text(rows: list[dict], fieldnames: list, **options) -> str:

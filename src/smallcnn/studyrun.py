@@ -32,8 +32,9 @@ from smallcnn.core.models import build_model, count_parameters
 from smallcnn.core.plots import plot_study
 from smallcnn.core.study import STUDY, chosen_entry, entry_loader, study_rows, train_entry
 from smallcnn.core.train import evaluate, make_training
-from smallcnn.files import SmallCNNError, check_writable, csv_text, write_json, write_text
-from smallcnn.runs import RunConfig, save_figure
+from smallcnn.datasets import DATASETS
+from smallcnn.files import SmallCNNError, check_writable, csv_text, save_figure, write_json, write_text
+from smallcnn.settings import RunConfig
 
 # Trained whatever the budget: a plain three-block CNN of the kind published results put well above 30% (see 7(b)).
 ALWAYS = ("wide-bn",)
@@ -50,7 +51,7 @@ def select_entries(names: list[str] | None = None) -> list[str]:
 
 
 def study_title(data) -> str:
-    title = datastore.DATASETS[data.name]["title"]
+    title = DATASETS[data.name]["title"]
     if data.official:
         return f"Architecture study on {title} (official files, checksums verified)"
     return f"Architecture study on NOT the official {title} (generated test data / checksums differ)"
@@ -292,7 +293,7 @@ def run_study_command(out_dir, base: RunConfig, device: torch.device, names: lis
                       log=print) -> tuple[list[dict], str | None]:
     """Load the data, run the study within the budget, test the chosen entry and spec once, write the files.
 
-    base and device come from runs.resolve: the dataset's recipe with the command line's settings.
+    base and device come from settings.resolve: the dataset's recipe with the command line's settings.
     """
     if jobs < 1:
         raise SmallCNNError(f"--jobs must be at least 1 (got {jobs})")
