@@ -27,7 +27,7 @@ import torch
 import torchvision
 from torch.utils.data import DataLoader, Subset
 
-from smallcnn import datastore
+from smallcnn import datasets, datastore
 from smallcnn.core.data import EVAL_BATCH_SIZE, TensorLoader, split_train_val
 from smallcnn.core.models import SmallCNN
 from smallcnn.core.train import RECIPES, evaluate, make_training, train_one_epoch
@@ -41,7 +41,7 @@ def cifar_shaped(images: int, seed: int = 0) -> torchvision.datasets.CIFAR100:
     """A torchvision CIFAR100 object holding random images of CIFAR-100's shape, with the starter's transform
     (built without files: its constructor would only read the same kind of arrays from disk)."""
     dataset = torchvision.datasets.CIFAR100.__new__(torchvision.datasets.CIFAR100)
-    torchvision.datasets.VisionDataset.__init__(dataset, root=None, transform=datastore.starter_transform("cifar100"))
+    torchvision.datasets.VisionDataset.__init__(dataset, root=None, transform=datasets.starter_transform("cifar100"))
     generator = torch.Generator().manual_seed(seed)
     dataset.data = torch.randint(0, 256, (images, 32, 32, 3), dtype=torch.uint8, generator=generator).numpy()
     dataset.targets = torch.randint(0, 100, (images,), generator=generator).tolist()

@@ -58,7 +58,7 @@ def report(results, args):
         lines.append(f"| {name} | {saved['jobs']} | {saved['threads_per_entry']} | {seconds:.1f} | "
                      f"{base / seconds:.2f}x | {training:.1f} |")
     lines += ["", "Each entry of the `--jobs` study trains exactly as in the one-thread sequential study "
-                  "(`tests/test_study.py` checks their histories are identical); against the all-threads study "
+                  "(`tests/test_studyrun.py` checks their histories are identical); against the all-threads study "
                   "its results differ by rounding.", ""]
     return "\n".join(lines)
 

@@ -7,9 +7,17 @@ Every run trains the assignment's network on the seeded split and reports its tr
 epoch loop as the notebook runs it: training, then validation, every epoch) and its validation and test
 accuracy. "plain" is the starter completed the simplest way (tests/fixtures/plain_completion.ipynb: its
 DataLoaders, batch 64, SGD at 0.01 with momentum 0.9, 15 epochs), run from its own cells; the other
-recipes run the package's core as the notebook does. Runs are kept in OUT/runs.jsonl (a rerun only
-trains what is missing); OUT/table.md and OUT/frontier.png are written from all of them. Recipes are
-chosen on validation accuracy; the test column is reported, never used to choose.
+recipes run the package's core as the notebook does: "today" is the recipe this benchmark replaced, the
+others change it one lever at a time, then in combinations. Runs are kept in OUT/runs.jsonl (a rerun
+only trains what is missing); OUT/table.md and OUT/frontier.png are written from all of them. The table
+states the choice, made on validation accuracy only (see choose), and marks the recipe the package ships;
+the test column is reported, never used to choose.
+
+    python benchmarks/time_to_accuracy.py --threads 1 --seeds 0,1,2 --out benchmarks/time_to_accuracy/levers
+        every lever and combination, on three seeds: the choice
+    python benchmarks/time_to_accuracy.py --recipes plain,today,b256-e20-flip-tta,b256-e15-flip-tta
+        the plain completion, today's recipe, the chosen one and the fastest candidate, seeds 0-4 at 1 and
+        2 threads, in one run on a quiet machine: the frontier
 """
 
 import argparse
@@ -37,9 +45,25 @@ HERE = Path(__file__).resolve().parent
 PLAIN = HERE.parent / "tests" / "fixtures" / "plain_completion.ipynb"
 PLAIN_CELLS = {"setup": (1, 3, 4, 6, 8, 10), "train": 12, "test": 16}  # the starter's Part 1 cells
 TODAY = TrainConfig(epochs=25, lr=0.05)  # the default recipe when this benchmark was written (2026-12-07)
+
+
+# Each recipe lever alone against today's recipe, then combinations ("tta": test-time flips), as
+# changes to TODAY. b256-e15-tta (test-time flips without flips in training) is kept for its measured
+# runs: the recipe now refuses it (TrainConfig's check), since it costs ten points.
 CANDIDATES = {
-    "today": TODAY,
-    "default": RECIPES["fashion-mnist"],  # the recipe the package ships now
+    "today": {},
+    "e15": {"epochs": 15},
+    "b256-e15": {"epochs": 15, "batch_size": 256, "lr": 0.1},
+    "b512-e15": {"epochs": 15, "batch_size": 512, "lr": 0.2},
+    "b256-e15-flip": {"epochs": 15, "batch_size": 256, "lr": 0.1, "augment": "flip"},
+    "b256-e15-tta": {"epochs": 15, "batch_size": 256, "lr": 0.1, "test_flips": True},
+    "b256-e15-ls": {"epochs": 15, "batch_size": 256, "lr": 0.1, "label_smoothing": 0.1},
+    "b256-e15-flip-tta": {"epochs": 15, "batch_size": 256, "lr": 0.1, "augment": "flip", "test_flips": True},
+    "b256-e15-flip-tta-lr15": {"epochs": 15, "batch_size": 256, "lr": 0.15, "augment": "flip", "test_flips": True},
+    "b256-e20-flip-tta": {"epochs": 20, "batch_size": 256, "lr": 0.1, "augment": "flip", "test_flips": True},
+    "e15-flip-tta": {"epochs": 15, "augment": "flip", "test_flips": True},
+    "e20-flip-tta": {"epochs": 20, "augment": "flip", "test_flips": True},
+    "today-flip-tta": {"augment": "flip", "test_flips": True},
 }
 
 
@@ -76,14 +100,16 @@ def recipe_run(recipe: TrainConfig, seed: int, dataset) -> dict:
     torch.manual_seed(recipe.seed)
     model = SmallCNN().to(memory_format=torch.channels_last)
     criterion, optimizer, scheduler = make_training(model, recipe, len(train_loader))
-    history = fit(model, train_loader, val_loader, criterion, optimizer, scheduler, device, recipe.epochs)
+    history = fit(model, train_loader, val_loader, criterion, optimizer, scheduler, device, recipe.epochs,
+                  recipe.test_flips)
     return {"seconds": sum(history["seconds"]), "epochs": recipe.epochs, "val_accuracy": history["val_accs"][-1],
-            "test_accuracy": evaluate(model, test_loader, criterion, device)[1]}
+            "test_accuracy": evaluate(model, test_loader, criterion, device, recipe.test_flips)[1]}
 
 
 def settings(name: str) -> dict:
     """What identifies a recipe's runs in the cache: its settings (a changed recipe is trained again)."""
-    return {"plain": "tests/fixtures/plain_completion.ipynb"} if name == "plain" else asdict(CANDIDATES[name])
+    return {"plain": "tests/fixtures/plain_completion.ipynb"} if name == "plain" else {**asdict(TODAY),
+                                                                                       **CANDIDATES[name]}
 
 
 def load_runs(path: Path) -> list[dict]:
@@ -106,7 +132,7 @@ def run_missing(names: list[str], seeds: list[int], threads: list[int], out: Pat
                     if key in done:
                         continue
                     result = plain_run(seed, Path(folder)) if name == "plain" else \
-                        recipe_run(CANDIDATES[name], seed, dataset)
+                        recipe_run(replace(TODAY, **CANDIDATES[name]), seed, dataset)
                     row = {"recipe": name, "settings": settings(name), "threads": count, "seed": seed, **result}
                     print(f"{name:<12} {count} thread(s) seed {seed}: {result['seconds']:6.1f} s, validation "
                           f"{result['val_accuracy']:.2%}, test {result['test_accuracy']:.2%}", flush=True)
@@ -131,16 +157,54 @@ def summary(runs: list[dict], names: list[str], seeds: list[int], threads: list[
     return rows
 
 
+TARGET = 0.90  # the test accuracy a recipe should reach: above the paper's best (SVC, 89.7 %) by a margin
+
+
+def choose(rows: list[dict]) -> list[str]:
+    """The choice, on validation only: the fastest recipe whose mean validation accuracy clears TARGET plus
+    the validation-over-test margin of today's recipe (a property of the split, measured on one recipe, so
+    the test set sets the bar's offset but never orders the candidates). Rows at the fewest threads."""
+    threads = min(r["threads"] for r in rows)
+    mine = [r for r in rows if r["threads"] == threads and r["recipe"] != "plain"]
+    today = next((r for r in mine if r["recipe"] == "today"), None)
+    if today is None:
+        return []
+    bar = TARGET + today["val_accuracy"] - today["test_accuracy"]
+    clear = sorted((r for r in mine if r["val_accuracy"] >= bar), key=lambda r: r["seconds"])
+    lines = [f"Choice on validation ({threads} thread{'s' * (threads > 1)}): the bar is {bar:.2%}, "
+             f"{TARGET:.0%} plus today's validation-over-test margin; clearing it: "
+             + (", ".join(r["recipe"] for r in clear) or "none")
+             + (f"; the fastest of them: **{clear[0]['recipe']}**." if clear else ".")]
+    return lines
+
+
+def fastest_to(rows: list[dict], accuracy: float) -> list[str]:
+    """For each thread count, the fastest recipe whose mean test accuracy reaches `accuracy` (reported, not chosen)."""
+    lines = []
+    for threads in sorted({r["threads"] for r in rows}):
+        reach = [r for r in rows if r["threads"] == threads and r["test_accuracy"] >= accuracy]
+        best = min(reach, key=lambda r: r["seconds"], default=None)
+        lines.append(f"Fastest to {accuracy:.1%} mean test accuracy at {threads} thread{'s' * (threads > 1)}: "
+                     + (f"{best['recipe']}, {best['seconds']:.1f} s." if best else "none."))
+    return lines
+
+
+def shipped(name: str) -> bool:
+    return name != "plain" and settings(name) == asdict(RECIPES["fashion-mnist"])
+
+
 def table_markdown(rows: list[dict], command: str) -> str:
     lines = [f"Command: `{command}`", "", *(f"- {line}" for line in machine_lines()), "",
              "| recipe | threads | epochs | runs | training seconds | validation accuracy | test accuracy | "
              "lowest test |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['recipe']} | {r['threads']} | {r['epochs']} | {r['runs']} | "
+        lines.append(f"| {r['recipe']}{' (shipped)' if shipped(r['recipe']) else ''} | {r['threads']} | "
+                     f"{r['epochs']} | {r['runs']} | "
                      f"{r['seconds']:.1f} ± {r['seconds_sd'] or 0:.1f} | "
                      f"{r['val_accuracy']:.2%} ± {100 * (r['val_accuracy_sd'] or 0):.2f} | "
                      f"{r['test_accuracy']:.2%} ± {100 * (r['test_accuracy_sd'] or 0):.2f} | "
                      f"{r['lowest_test']:.2%} |")
+    lines += ["", *choose(rows), "", *fastest_to(rows, 0.897)]
     return "\n".join(lines) + "\n"
 
 
@@ -165,7 +229,7 @@ def frontier_figure(rows: list[dict]) -> plt.Figure:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipes", default="plain," + ",".join(CANDIDATES))
+    parser.add_argument("--recipes", default="plain,today,b256-e20-flip-tta,b256-e15-flip-tta")
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--out", default=str(HERE / "time_to_accuracy"))

@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 
 from smallcnn.notebook import analysis, answers
-from smallcnn.notebook.check_text import contradictions, split_answers
+from smallcnn.notebook.check.text import contradictions, split_answers
 from smallcnn.notebook.results import Part1, Part2
 from smallcnn.published import load_published
 
@@ -29,7 +29,7 @@ DELTAS = {"spec": 0.0, "wide-bn": 13.3, "no-bottleneck": 2.2, "batchnorm": 1.3, 
 
 def recipe(**changes) -> dict:
     return {"epochs": 25, "batch_size": 128, "lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4,
-            "label_smoothing": 0.0, "augment": "none", "val_fraction": 0.1, "seed": 42, **changes}
+            "label_smoothing": 0.0, "augment": "none", "test_flips": False, "val_fraction": 0.1, "seed": 42, **changes}
 
 
 def accuracies(last: float, epochs: int) -> list[float]:
@@ -213,6 +213,8 @@ def test_8b_proposes_what_fits_the_diagnosis_and_claims_no_trials():
     assert "regularisers" in overfit and "shorter schedule" in overfit and "longer schedule" not in overfit
     assert "lower peak learning rate" in answers.answer_8b(part1(run=TRAIN_RISING))
     assert "flips I already use" in answers.answer_8b(part1(recipe=recipe(augment="flip")))
+    flipped = answers.answer_8b(part1(recipe=recipe(augment="flip", test_flips=True)))
+    assert "mirror image, which I already do" in flipped and "its mirror image, and" not in flipped
     assert "Shirt is my weakest class, with 68.10%" in answers.answer_8b(part1(confusions=[]))
     # A class whose mistakes are not next to each other is named again: each share keeps its own class.
     mixed = [["Shirt", "Pullover", 0.376], ["Coat", "Pullover", 0.303], ["Shirt", "T-shirt/top", 0.21]]

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from smallcnn.notebook import check
-from smallcnn.notebook.check_cells import MAX_OUTPUT_CHARS, Unreadable, parse_notebook
-from smallcnn.notebook.check_items import other_test_accuracy
-from smallcnn.notebook.check_layout import STARTER_FILE, starter
-from smallcnn.notebook.check_text import sentences, split_answers, table3_claims
+from smallcnn.notebook.check.cells import MAX_OUTPUT_CHARS, Unreadable, parse_notebook
+from smallcnn.notebook.check.items import other_test_accuracy
+from smallcnn.notebook.check.layout import STARTER_FILE, starter
+from smallcnn.notebook.check.text import sentences, split_answers, table3_claims
 
 FIXTURE = Path(__file__).parent / "fixtures" / "plain_completion.ipynb"
 BASE = json.loads(FIXTURE.read_text(encoding="utf-8"))

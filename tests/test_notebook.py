@@ -109,7 +109,7 @@ def test_the_starters_interfaces(built):
     functions = {node.name: [a.arg for a in node.args.args] for node in ast.walk(tree)
                  if isinstance(node, ast.FunctionDef)}
     assert functions["train_one_epoch"][:5] == ["model", "dataloader", "optimizer", "criterion", "device"]
-    assert functions["evaluate"] == ["model", "dataloader", "criterion", "device"]
+    assert functions["evaluate"][:4] == ["model", "dataloader", "criterion", "device"]
     small = next(node for node in ast.walk(tree) if isinstance(node, ast.ClassDef) and node.name == "SmallCNN")
     assert {n.name for n in small.body if isinstance(n, ast.FunctionDef)} >= {"__init__", "forward"}
     assigned = {t.id for node in ast.walk(tree) if isinstance(node, ast.Assign) for t in node.targets
@@ -163,8 +163,8 @@ def test_a_recipe_value_reaches_the_notebook(monkeypatch):
 
     def patched():
         found = real()
-        found["RECIPES"] = found["RECIPES"].replace('"fashion-mnist": TrainConfig()',
-                                                    '"fashion-mnist": TrainConfig(momentum=0.77)')
+        found["RECIPES"] = found["RECIPES"].replace('"fashion-mnist": TrainConfig(',
+                                                    '"fashion-mnist": TrainConfig(momentum=0.77, ')
         return found
 
     monkeypatch.setattr(build, "core_definitions", patched)

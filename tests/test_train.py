@@ -34,10 +34,30 @@ def without_timing(history):
 
 def test_each_parts_recipe():
     fashion = RECIPES["fashion-mnist"]
-    assert fashion == TrainConfig() and fashion.epochs >= MIN_EPOCHS == 15
-    assert (fashion.lr, fashion.epochs, fashion.augment, fashion.seed) == (0.05, 25, "none", 42)
+    assert fashion.epochs >= MIN_EPOCHS == 15 == TrainConfig().epochs
+    assert (fashion.epochs, fashion.batch_size, fashion.lr, fashion.augment, fashion.test_flips, fashion.seed) == (
+        20, 256, 0.1, "flip", True, 42)  # chosen in benchmarks/time_to_accuracy/levers
     cifar = RECIPES["cifar100"]
-    assert (cifar.augment, cifar.lr, cifar.epochs) == ("crop-flip", 0.05, MIN_EPOCHS)
+    assert (cifar.augment, cifar.lr, cifar.batch_size, cifar.epochs, cifar.test_flips) == (
+        "crop-flip", 0.05, 128, MIN_EPOCHS, False)
+
+
+def test_test_time_flips_need_flips_in_training():
+    with pytest.raises(ValueError, match=r"test_flips must be used with a flip augmentation"):
+        TrainConfig(test_flips=True)
+    assert TrainConfig(test_flips=True, augment="crop-flip").test_flips
+
+
+def test_evaluate_with_flips_averages_each_image_and_its_mirror():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(8, 3))
+    x, y = torch.randn(10, 1, 2, 4), torch.arange(10) % 3
+    with torch.no_grad():
+        logits = (model(x) + model(x.flip(-1))) / 2
+    loss, accuracy = evaluate(model, batches(x, y, 4), nn.CrossEntropyLoss(), "cpu", flips=True)
+    assert loss == pytest.approx(F.cross_entropy(logits, y).item(), rel=1e-6)
+    assert accuracy == pytest.approx((logits.argmax(1) == y).float().mean().item())
+    assert evaluate(model, batches(x, y, 4), nn.CrossEntropyLoss(), "cpu")[0] != pytest.approx(loss)
 
 
 @pytest.mark.parametrize("field, value, words", [
@@ -160,7 +180,7 @@ def test_the_epochs_loss_is_the_mean_over_images_not_over_batches():
 def test_fit_ends_with_the_last_epochs_weights_whatever_validation_says(monkeypatch):
     """Validation accuracy made up as 0.5, 0.7, 0.6: the model keeps epoch 3's weights, not the best epoch's."""
     made_up = iter([0.5, 0.7, 0.6])
-    monkeypatch.setattr(train, "evaluate", lambda model, loader, criterion, device: (1.0, next(made_up)))
+    monkeypatch.setattr(train, "evaluate", lambda model, loader, criterion, device, flips: (1.0, next(made_up)))
     torch.manual_seed(0)
     model = build_model("spec")
     data = batches(torch.randn(40, 1, 28, 28), torch.arange(40) % 10, 16)

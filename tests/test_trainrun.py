@@ -38,7 +38,7 @@ def test_a_run_writes_every_output(straight_run, fashion):
     saved = json.loads((out / "config.json").read_text())
     assert saved["device"] == "cpu"
     assert RunConfig(**saved["config"]) == run_config(
-        "fashion-mnist", subset=2000, epochs=4, seed=3, variant="dropout", augment="flip")
+        "fashion-mnist", subset=2000, epochs=4, seed=3, variant="dropout", augment="flip", batch_size=128)
     assert saved["versions"]["torch"] == torch.__version__ and saved["versions"]["threads"] == 1
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["device"] == "cpu" and metrics["threads"] == 1
@@ -79,7 +79,8 @@ def test_model_file_holds_the_weights_that_were_tested(straight_run, fashion):
     assert saved["normalisation"] == ((0.5,), (0.5,))  # the starter's transform: what the weights expect
     model = build_model("dropout").to(memory_format=torch.channels_last)
     model.load_state_dict(saved["state_dict"])
-    accuracy = evaluate(model, TensorLoader(fashion.test, EVAL_BATCH_SIZE, "cpu"), nn.CrossEntropyLoss(), "cpu")[1]
+    test_loader = TensorLoader(fashion.test, EVAL_BATCH_SIZE, "cpu")
+    accuracy = evaluate(model, test_loader, nn.CrossEntropyLoss(), "cpu", flips=saved["config"]["test_flips"])[1]
     metrics = json.loads((straight_run / "metrics.json").read_text())
     assert accuracy == pytest.approx(metrics["test_accuracy"], abs=2e-4)
 
@@ -92,7 +93,7 @@ def test_non_finite_loss_in_epoch_2_is_a_one_line_error_and_keeps_epoch_1(fashio
     assert main(run_args(fashion, out)) == 2
     err = capsys.readouterr().err
     assert one_line_error(err)
-    lr = train.TrainConfig().lr  # the recipe's, which the run uses
+    lr = train.RECIPES["fashion-mnist"].lr  # the recipe's, which the run uses
     assert f"\nerror: epoch 2: the training loss became nan; lower the learning rate (now {lr})" in err
     assert f"the last good checkpoint is kept in {out}" in err
     assert len(torch.load(out / "checkpoint.pt", weights_only=False)["history"]["train_losses"]) == 1
@@ -101,7 +102,7 @@ def test_non_finite_loss_in_epoch_2_is_a_one_line_error_and_keeps_epoch_1(fashio
 
 def test_a_diverging_learning_rate_fails_in_epoch_1(fashion, tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", "fashion-mnist", "--subset", "500", "--epochs", "2", "--lr", "10000",
+    assert main(["train", "fashion-mnist", "--subset", "500", "--epochs", "2", "--lr", "10000", "--batch-size", "128",
                  "--data-dir", str(fashion.location), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert one_line_error(err) and "\nerror: epoch 1: the training loss became nan" in err
@@ -144,9 +145,11 @@ def test_a_collapsed_run_warns_on_stderr_every_epoch(fashion, tmp_path, monkeypa
 
 @pytest.mark.parametrize("seed", [3, 4])
 def test_the_short_runs_that_used_to_collapse_now_train(fashion, tmp_path, capsys, seed):
-    """`--subset 4000 --epochs 2 --seed 3` (and 4) once ended at 10 % with the loss stuck at ln 10."""
+    """`--subset 4000 --epochs 2 --seed 3` (and 4) once ended at 10 % with the loss stuck at ln 10, at the
+    recipe of that time (batches of 128, peak rate 0.05), which the command line gives here."""
     torch.set_num_threads(1)
-    result = run_training(*resolve("fashion-mnist", {"subset": 4000, "epochs": 2, "seed": seed, "device": "cpu"}),
+    settings = {"subset": 4000, "epochs": 2, "seed": seed, "batch_size": 128, "lr": 0.05, "device": "cpu"}
+    result = run_training(*resolve("fashion-mnist", settings),
                           tmp_path / "run", data_dir=fashion.location, log=lambda line: None)
     assert result.metrics["test_accuracy"] > 0.5
     assert result.history["train_losses"][-1] < 0.8 * math.log(10)

@@ -126,6 +126,8 @@ def add_train_command(sub) -> None:
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--label-smoothing", type=float)
     p.add_argument("--augment", metavar="NAME", help=f"one of: {', '.join(AUGMENTATIONS)} (default per dataset)")
+    p.add_argument("--test-flips", action=argparse.BooleanOptionalAction, default=None,
+                   help="evaluate each image and its mirror image, averaging the two (needs a flip augmentation)")
     p.add_argument("--val-fraction", type=float)
     p.add_argument("--seed", type=int)
     p.add_argument("--subset", type=int, help="train on this many images only (quick checks)")

@@ -57,7 +57,7 @@ def study_title(data) -> str:
     return f"Architecture study on NOT the official {title} (generated test data / checksums differ)"
 
 
-def test_once(rows: list[dict], trained: dict, test_loader, device) -> str | None:
+def test_once(rows: list[dict], trained: dict, test_loader, device, flips: bool = False) -> str | None:
     """Test accuracy of the chosen entry and of the spec-adapted model: one evaluation each, after choosing."""
     ran = [row for row in rows if row["val_accuracy"] is not None]
     chosen = chosen_entry(ran) if ran else None
@@ -65,7 +65,7 @@ def test_once(rows: list[dict], trained: dict, test_loader, device) -> str | Non
         row["test_accuracy"] = None
         if row["entry"] in {chosen, "spec"} and row["entry"] in trained:
             model = trained[row["entry"]][0]
-            row["test_accuracy"] = evaluate(model, test_loader, torch.nn.CrossEntropyLoss(), device)[1]
+            row["test_accuracy"] = evaluate(model, test_loader, torch.nn.CrossEntropyLoss(), device, flips)[1]
     return chosen
 
 
@@ -318,7 +318,7 @@ def run_study_command(out_dir, base: RunConfig, device: torch.device, names: lis
             log_row(row, log)
     else:
         rows, trained = run_study_in_parallel(names, study, base, budget_minutes * 60, jobs, threads, log)
-    chosen = test_once(rows, trained, study.test_loader, device)
+    chosen = test_once(rows, trained, study.test_loader, device, base.test_flips)
     out.mkdir(parents=True, exist_ok=True)
     write_study_outputs(out, rows, data, chosen, {"config": asdict(base), "device": str(device), "jobs": jobs,
                                                   "threads_per_entry": threads})

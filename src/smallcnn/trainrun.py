@@ -152,7 +152,8 @@ def train_epochs(training: Training, config: RunConfig, dataset, out: Path, devi
     resume_command = distributed.command(f"train --resume {out}")
     try:
         while len(t.history["train_losses"]) < config.epochs:
-            run_epoch(t.history, t.model, t.train_loader, t.val_loader, t.criterion, t.optimizer, t.scheduler, device)
+            run_epoch(t.history, t.model, t.train_loader, t.val_loader, t.criterion, t.optimizer, t.scheduler, device,
+                      config.test_flips)
             distributed.sum_training_figures(t.history, t.train_loader)  # over all processes (torchrun)
             epoch, loss = len(t.history["train_losses"]), t.history["train_losses"][-1]
             if not math.isfinite(loss):
@@ -220,8 +221,8 @@ def best_epoch(history: dict) -> dict:
 
 def test_metrics(model, training: Training, config: RunConfig, dataset, device: torch.device) -> dict:
     """The one test evaluation of a run, on the weights it ends with (the last epoch's)."""
-    test_loss, test_accuracy = evaluate(model, training.test_loader, training.criterion, device)
-    predictions, labels = predict(model, training.test_loader, device)
+    test_loss, test_accuracy = evaluate(model, training.test_loader, training.criterion, device, config.test_flips)
+    predictions, labels = predict(model, training.test_loader, device, config.test_flips)
     matrix = confusion_matrix(labels, predictions, len(dataset.classes))
     history, train_seconds = training.history, sum(training.history["seconds"])
     return {

@@ -3,14 +3,17 @@
 import torch
 from torch import Tensor
 
+from smallcnn.core.train import logits_of
+
 
 @torch.no_grad()
-def predict(model, dataloader, device) -> tuple[Tensor, Tensor]:
-    """(predicted classes, true labels) of every image of the loader, on the CPU."""
+def predict(model, dataloader, device, flips: bool = False) -> tuple[Tensor, Tensor]:
+    """(predicted classes, true labels) of every image of the loader, on the CPU; flips as in
+    evaluate."""
     model.eval()
     predicted, true = [], []
     for images, labels in dataloader:
-        predicted.append(model(images.to(device)).argmax(dim=1).cpu())
+        predicted.append(logits_of(model, images.to(device), flips).argmax(dim=1).cpu())
         true.append(labels.cpu())
     return torch.cat(predicted), torch.cat(true)
 

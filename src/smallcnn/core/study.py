@@ -45,7 +45,7 @@ def train_entry(name: str, train_loader, val_loader, recipe: TrainConfig, device
     model = build_model(variant, *shape).to(device, memory_format=torch.channels_last)
     criterion, optimizer, scheduler = make_training(model, recipe, len(train_loader))
     history = fit(model, train_loader, val_loader, criterion, optimizer, scheduler, device,
-                  recipe.epochs)
+                  recipe.epochs, recipe.test_flips)
     return model, history
 
 

@@ -21,14 +21,15 @@ MIN_EPOCHS = 15  # the assignment's minimum
 @dataclass
 class TrainConfig:
     """The recipe: every setting of the training, checked when it is made."""
-    epochs: int = 25             # chosen on validation (the assignment asks for at least 15)
+    epochs: int = MIN_EPOCHS     # the assignment asks for at least 15
     batch_size: int = 128
-    lr: float = 0.05             # the one-cycle schedule's peak learning rate, chosen on validation
+    lr: float = 0.05             # the one-cycle schedule's peak learning rate
     momentum: float = 0.9
     nesterov: bool = True
     weight_decay: float = 5e-4
     label_smoothing: float = 0.0
     augment: str = "none"        # "none", "flip" or "crop-flip", drawn afresh for every batch
+    test_flips: bool = False     # evaluate each image and its mirror image, averaging the logits
     val_fraction: float = 0.1    # the share of the training images held out for validation
     seed: int = 42               # the starter's set_seed(42): split, batch order, augmentation
 
@@ -43,17 +44,22 @@ class TrainConfig:
             ("label_smoothing", "in [0, 1)", 0 <= self.label_smoothing < 1),
             ("augment", f"one of {', '.join(AUGMENTATIONS)}", self.augment in AUGMENTATIONS),
             ("val_fraction", "strictly between 0 and 1", 0 < self.val_fraction < 1),
-            ("seed", "an integer >= 0", isinstance(self.seed, int) and self.seed >= 0)) if not ok]
+            ("seed", "an integer >= 0", isinstance(self.seed, int) and self.seed >= 0),
+            # A network never shown mirrored images does worse on them (benchmarks/time_to_accuracy)
+            ("test_flips", "used with a flip augmentation",
+             not self.test_flips or self.augment in ("flip", "crop-flip"))) if not ok]
         if problems:
             raise ValueError("; ".join(problems))
 
 
-# Each part's recipe. CIFAR-100 adds random crops and flips (photos of objects seen from many
-# positions) and keeps to the minimum of epochs, since the wider networks of Part 2 train far
-# slower.
+# Each part's recipe. Part 1's was chosen on validation accuracy among timed candidates
+# (benchmarks/time_to_accuracy): batches of 256 at a peak rate of 0.1 for 20 epochs, mirrored
+# images in training and at test time. CIFAR-100 adds random crops and flips (photos of objects
+# seen from many positions) for the minimum of epochs: Part 2's wider networks train far slower.
 RECIPES = {
-    "fashion-mnist": TrainConfig(),
-    "cifar100": TrainConfig(epochs=MIN_EPOCHS, augment="crop-flip"),
+    "fashion-mnist": TrainConfig(epochs=20, batch_size=256, lr=0.1, augment="flip",
+                                 test_flips=True),
+    "cifar100": TrainConfig(augment="crop-flip"),
 }
 
 
@@ -92,7 +98,8 @@ def describe_recipe(recipe: TrainConfig, steps_per_epoch: int) -> str:
             f"Learning rate: from 0 up to the peak {recipe.lr} over the first "
             f"{warmup_steps(total):,} steps, then down to 0 at step {total:,}, the end of epoch "
             f"{recipe.epochs}.\n"
-            f"Augmentation: {recipe.augment}; label smoothing: {recipe.label_smoothing}.")
+            f"Augmentation: {recipe.augment}; label smoothing: {recipe.label_smoothing}; "
+            f"test-time flips: {'yes' if recipe.test_flips else 'no'}.")
 
 
 def train_one_epoch(model, dataloader, optimizer, criterion, device,
@@ -117,16 +124,23 @@ def train_one_epoch(model, dataloader, optimizer, criterion, device,
     return total_loss.item() / count, correct.item() / count
 
 
+def logits_of(model, images, flips: bool = False):
+    """The model's logits; with flips, the mean of the logits of each image and its mirror image."""
+    logits = model(images)
+    return (logits + model(images.flip(-1))) / 2 if flips else logits
+
+
 @torch.no_grad()
-def evaluate(model, dataloader, criterion, device) -> tuple[float, float]:
-    """(mean loss, accuracy) of the model on every batch of the loader, without training it."""
+def evaluate(model, dataloader, criterion, device, flips: bool = False) -> tuple[float, float]:
+    """(mean loss, accuracy) of the model on every batch of the loader, without training it;
+    flips: with test-time flips (see logits_of)."""
     model.eval()
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
     count = 0
     for images, labels in dataloader:
         images, labels = images.to(device), labels.to(device)
-        logits = model(images)
+        logits = logits_of(model, images, flips)
         total_loss += criterion(logits, labels) * len(labels)
         correct += (logits.argmax(dim=1) == labels).sum()
         count += len(labels)
@@ -140,22 +154,23 @@ def new_history() -> dict:
 
 
 def run_epoch(history: dict, model, train_loader, val_loader, criterion, optimizer, scheduler,
-              device) -> dict:
+              device, flips: bool = False) -> dict:
     """Train one more epoch, validate, and add the epoch's figures to `history`; returns it."""
     start = time.perf_counter()
     train_loss, train_acc = train_one_epoch(model, train_loader, optimizer, criterion, device,
                                             scheduler)
-    val_loss, val_acc = evaluate(model, val_loader, criterion, device)
+    val_loss, val_acc = evaluate(model, val_loader, criterion, device, flips)
     figures = (train_loss, val_loss, train_acc, val_acc, time.perf_counter() - start)
     for key, value in zip(history, figures):
         history[key].append(value)
     return history
 
 
-def fit(model, train_loader, val_loader, criterion, optimizer, scheduler, device,
-        epochs: int) -> dict:
+def fit(model, train_loader, val_loader, criterion, optimizer, scheduler, device, epochs: int,
+        flips: bool = False) -> dict:
     """Train for `epochs` epochs, validating after each; returns the history."""
     history = new_history()
     for _ in range(epochs):
-        run_epoch(history, model, train_loader, val_loader, criterion, optimizer, scheduler, device)
+        run_epoch(history, model, train_loader, val_loader, criterion, optimizer, scheduler, device,
+                  flips)
     return history

@@ -2,7 +2,7 @@
 
 from smallcnn.notebook import analysis
 from smallcnn.notebook.analysis import TEST_IMAGES, Curves, read_curves
-from smallcnn.notebook.check_text import sentences
+from smallcnn.notebook.check.text import sentences
 from smallcnn.notebook.results import Part1, Part2
 from smallcnn.published import load_published  # tests/test_baselines.py imports it from here too
 
@@ -49,6 +49,8 @@ MEANING = {  # the verdict on a Part 1 run
     "too short": "Such a short run cannot tell me whether the network under- or overfits."}
 WITHIN = "Within Part 1's fixed architecture and SGD with cross-entropy,"
 FLIP = "averaging the predictions for each test image and its mirror image"
+MORE_FLIPS = ("averaging the predictions over small shifts of each test image as well as over its mirror image, "
+              "which I already do")
 IDEAS = {  # improvements that fit the verdict, as str.format templates
     "fix": ["The first thing I would try is {fix}, and only then ideas such as {augment} or {flip}."],
     "capacity": ["{within} the ideas that suit a network limited by its capacity add no weights: {flip}, and averaging "
@@ -176,7 +178,7 @@ def answer_8b(part1: Part1) -> str:
     smoothing = "stronger label smoothing" if recipe["label_smoothing"] else "label smoothing"
     shorter = ", or a shorter schedule that ends before the validation loss turns up" * (verdict == "overfitting")
     said += [idea.format(fix=fix, augment=AUGMENT_IDEA[recipe["augment"]], smoothing=smoothing, shorter=shorter,
-                         flip=FLIP, within=WITHIN) for idea in IDEAS[kind]]
+                         flip=MORE_FLIPS if recipe.get("test_flips") else FLIP, within=WITHIN) for idea in IDEAS[kind]]
     weakest, accuracy = min(part1.per_class.items(), key=lambda item: item[1])
     last = f"{weakest} is my weakest class, with {pct(accuracy)} of its test images right"
     mistakes = [f"{pct(rate)} as {predicted}" if i and true == part1.confusions[i - 1][0] else  # same true class

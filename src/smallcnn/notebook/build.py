@@ -21,7 +21,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-from smallcnn import datastore
+from smallcnn import datasets, datastore
 from smallcnn.files import SmallCNNError, atomic_write
 from smallcnn.notebook import answers, results
 from smallcnn.notebook.check import ITEMS, check_notebook
@@ -122,7 +122,7 @@ def quick_edits() -> dict[str, str]:
 def template_text(quick: bool = False, device: str = "auto") -> str:
     """The template's text, with the quick build's smaller settings or a fixed device where asked.
 
-    `device` is what --device gave (checked before any work, see runs.pick_device): anything but auto
+    `device` is what --device gave (checked before any work, see settings.pick_device): anything but auto
     replaces the template's Apple-GPU line after the starter's own device line with that device."""
     text = TEMPLATE.read_text()
     edits = quick_edits() if quick else {}
@@ -231,7 +231,7 @@ def find_data(data_dir, quick: bool) -> tuple:
         cifar = datastore.find_source("cifar100", data_dir)
         if cifar is None and not quick:
             cifar = datastore.fetch("cifar100", data_dir)
-    except datastore.DataError as exc:  # its text can name this machine's folders: for the terminal only
+    except datasets.DataError as exc:  # its text can name this machine's folders: for the terminal only
         print(f"note: CIFAR-100: {exc}", file=sys.stderr)
         return fashion, None, "the official CIFAR-100 could not be found or downloaded on the machine that built it"
     if cifar is None:

@@ -140,7 +140,7 @@ criterion, optimizer
 
 # CODE HERE
 # Evaluate the model on the validation set
-# core: evaluate
+# core: logits_of, evaluate
 
 # %% [markdown]
 # <div class="alert alert-success">
@@ -162,7 +162,7 @@ for epoch in range(1, epochs + 1):
     start = time.perf_counter()
     tr_loss, tr_acc = train_one_epoch(model, train_loader, optimizer, criterion, device,
                                       scheduler=scheduler)
-    va_loss, va_acc = evaluate(model, val_loader, criterion, device)
+    va_loss, va_acc = evaluate(model, val_loader, criterion, device, flips=recipe.test_flips)
     train_losses.append(tr_loss)
     val_losses.append(va_loss)
     train_accs.append(tr_acc)
@@ -199,13 +199,13 @@ plt.show()
 # %%
 # CODE HERE
 # Test the model on the test set
-test_loss, test_acc = evaluate(model, test_loader, criterion, device)
+test_loss, test_acc = evaluate(model, test_loader, criterion, device, flips=recipe.test_flips)
 
 print(f"[Fashion-MNIST test] Loss = {test_loss:.4f} | Acc = {test_acc*100:.2f}%")
 
 # Which classes my network confuses: accuracy per class, the most frequent mistakes, the matrix.
 # core: predict, confusion_matrix, class_rates, mistakes, print_mistakes, plot_confusion
-predictions, labels = predict(model, test_loader, device)
+predictions, labels = predict(model, test_loader, device, flips=recipe.test_flips)
 matrix = confusion_matrix(labels, predictions, len(train_full.classes))
 per_class, confusions = print_mistakes(matrix, train_full.classes)
 plot_confusion(matrix, train_full.classes)
@@ -362,7 +362,7 @@ criterion, optimizer
 
 # CODE HERE
 # Evaluate the model on the validation set
-# core: evaluate
+# core: logits_of, evaluate
 
 # %% [markdown]
 # <div class="alert alert-success">
@@ -384,7 +384,7 @@ for epoch in range(1, epochs + 1):
     start = time.perf_counter()
     tr_loss, tr_acc = train_one_epoch(model, train_loader, optimizer, criterion, device,
                                       scheduler=scheduler)
-    va_loss, va_acc = evaluate(model, val_loader, criterion, device)
+    va_loss, va_acc = evaluate(model, val_loader, criterion, device, flips=recipe.test_flips)
     train_losses.append(tr_loss)
     val_losses.append(va_loss)
     train_accs.append(tr_acc)
@@ -445,8 +445,10 @@ plt.show()
 # CODE HERE
 # Test the model on the test set
 # Each model is tested once, after the choice: my implementation, and the adapted network beside it.
-adapted_loss, adapted_acc = evaluate(model, test_loader, criterion, device)
-test_loss, test_acc = evaluate(chosen_model, test_loader, criterion, device)
+adapted_loss, adapted_acc = evaluate(model, test_loader, criterion, device,
+                                     flips=recipe.test_flips)
+test_loss, test_acc = evaluate(chosen_model, test_loader, criterion, device,
+                              flips=recipe.test_flips)
 print(f"The adapted network: test loss {adapted_loss:.4f}, test accuracy {adapted_acc:.2%}")
 print(f"My implementation ({chosen}):")
 print(f"[CIFAR-100 test] Loss = {test_loss:.4f} | Acc = {test_acc*100:.2f}%")

@@ -6,17 +6,15 @@ Items that need outputs say "cannot tell" for a part that was not executed at al
 """
 
 import ast
-import json
 import re
 from functools import cache
-from pathlib import Path
 
-from smallcnn.notebook.check_cells import Cell, Finding, shorten
-from smallcnn.notebook.check_layout import ITEM_CELLS, PART_OFFSET, Layout, flat, starter
-from smallcnn.notebook.check_text import blocks, contradictions, sentences, split_answers, table3_claims
-from smallcnn.notebook.check_values import dotted, parse_cell, value_of
+from smallcnn.notebook.check.cells import Cell, Finding, shorten
+from smallcnn.notebook.check.layout import ITEM_CELLS, PART_OFFSET, Layout, flat, starter
+from smallcnn.notebook.check.text import blocks, contradictions, sentences, split_answers, table3_claims
+from smallcnn.notebook.check.values import dotted, parse_cell, value_of
+from smallcnn.published import load_published
 
-PUBLISHED = Path(__file__).resolve().parents[1] / "published.json"
 MIN_EPOCHS = 15
 MIN_SENTENCES = 3
 PART2_TARGET = 30.0  # the CIFAR-100 test accuracy (%) the assignment asks for
@@ -30,7 +28,7 @@ NUMBER = re.compile(r"(\d+(?:\.\d+)?)\s*(%?)")
 @cache
 def table3() -> dict[str, float]:
     """{classifier: Fashion-MNIST accuracy} of Table 3 of the Fashion-MNIST paper (published.json)."""
-    rows = json.loads(PUBLISHED.read_text(encoding="utf-8"))["fashion_mnist_table3"]["rows"]
+    rows = load_published()["fashion_mnist_table3"]["rows"]
     return {row["classifier"]: row["fashion_mnist"] for row in rows}
 
 

@@ -12,8 +12,8 @@ import ast
 import copy
 from dataclasses import dataclass, field
 
-from smallcnn.notebook.check_cells import Cell
-from smallcnn.notebook.check_values import UNKNOWN, assign, constants, dotted, parse_cell, value_of
+from smallcnn.notebook.check.cells import Cell
+from smallcnn.notebook.check.values import UNKNOWN, assign, constants, dotted, parse_cell, value_of
 
 # torch.nn layers by the names of their leading positional arguments.
 SIGNATURES = {

@@ -13,9 +13,9 @@ from difflib import SequenceMatcher
 from functools import cache
 from pathlib import Path
 
-from smallcnn.notebook.check_cells import DISCLOSURE_WORDS, Cell, Finding, read_cells, shorten
+from smallcnn.notebook.check.cells import DISCLOSURE_WORDS, Cell, Finding, read_cells, shorten
 
-STARTER_FILE = Path(__file__).with_name("starter") / "Assignment4_starter.ipynb"
+STARTER_FILE = Path(__file__).parents[1] / "starter" / "Assignment4_starter.ipynb"
 PART2_HEADING = 19  # Part 1 is starter cells 0-18, Part 2 cells 19-37
 PART_OFFSET = {1: 0, 2: PART2_HEADING}
 # The starter cells that hold each item's work in Part 1 (Part 2's are these plus PART2_HEADING).

@@ -4,7 +4,7 @@ indexing are computed without running anything; everything else is UNKNOWN."""
 import ast
 from functools import lru_cache
 
-from smallcnn.notebook.check_cells import Cell
+from smallcnn.notebook.check.cells import Cell
 
 
 class _Unknown:

@@ -8,7 +8,7 @@ says better or worse once, without a negation, and its grammar says who is bette
 
 import re
 
-from smallcnn.notebook.check_cells import shorten
+from smallcnn.notebook.check.cells import shorten
 
 ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "et al.", "cf.", "approx.", "fig.", "eq.", "no.", "resp.", "incl.",
                  "w.r.t.", "a.k.a.", "dr.", "prof.", "sec.")

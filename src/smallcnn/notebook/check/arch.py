@@ -10,9 +10,9 @@ must agree with it.
 
 import re
 
-from smallcnn.notebook.check_cells import Cell, Finding
-from smallcnn.notebook.check_model import SIGNATURES, Layer, Model, find_models
-from smallcnn.notebook.check_values import UNKNOWN
+from smallcnn.notebook.check.cells import Cell, Finding
+from smallcnn.notebook.check.model import SIGNATURES, Layer, Model, find_models
+from smallcnn.notebook.check.values import UNKNOWN
 
 WIDTHS = (10, 5, 16)  # Conv_10, Conv_5, Conv_16
 KERNEL, POOL, BLOCKS = 3, 2, 3

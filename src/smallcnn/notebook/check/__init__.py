@@ -6,9 +6,9 @@ each notebook-wide rule of the assignment (structure, AI disclosure, execution, 
 they are only read (JSON, `ast`, regular expressions), never executed, imported or unpickled, and a file that
 cannot be read costs one line, never the rest of the folder.
 
-The modules beside this one do the work: check_cells (reading safely), check_layout (which cell is which;
-the structure), check_model and check_arch (the model), check_items (the other items), check_text (answers
-and Table 3 claims), check_rules (disclosure, execution, libraries, Python).
+The modules of this package do the work: cells (reading safely), layout (which cell is which; the
+structure), values (plain expressions, worked out without running them), model and arch (the model),
+items (the other items), text (answers and Table 3 claims), rules (disclosure, execution, libraries, Python).
 """
 
 import argparse
@@ -18,11 +18,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from smallcnn.files import SmallCNNError, check_writable, csv_text, write_text
-from smallcnn.notebook import check_items, check_rules
-from smallcnn.notebook.check_arch import check_model
-from smallcnn.notebook.check_cells import Finding, Unreadable, read_cells, read_notebook
-from smallcnn.notebook.check_layout import ITEM_CELLS, PART_OFFSET, Layout, check_structure, layout_of
-from smallcnn.notebook.check_rules import DISCLOSURE_PLACEHOLDER
+from smallcnn.notebook.check import items as check_items
+from smallcnn.notebook.check import rules as check_rules
+from smallcnn.notebook.check.arch import check_model
+from smallcnn.notebook.check.cells import Finding, Unreadable, read_cells, read_notebook
+from smallcnn.notebook.check.layout import ITEM_CELLS, PART_OFFSET, Layout, check_structure, layout_of
+from smallcnn.notebook.check.rules import DISCLOSURE_PLACEHOLDER
 
 __all__ = ["DISCLOSURE_PLACEHOLDER", "ITEMS", "Item", "Report", "add_check_command", "check_notebook", "check_path",
            "main"]

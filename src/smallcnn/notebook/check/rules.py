@@ -6,10 +6,10 @@ import ast
 import re
 import sys
 
-from smallcnn.notebook.check_cells import DISCLOSURE_WORDS, Cell, Finding, shorten
-from smallcnn.notebook.check_items import code, executed, test_accuracy
-from smallcnn.notebook.check_layout import IMPORT_CELLS, PART_OFFSET, Layout, starter
-from smallcnn.notebook.check_values import parse_cell
+from smallcnn.notebook.check.cells import DISCLOSURE_WORDS, Cell, Finding, shorten
+from smallcnn.notebook.check.items import code, executed, test_accuracy
+from smallcnn.notebook.check.layout import IMPORT_CELLS, PART_OFFSET, Layout, starter
+from smallcnn.notebook.check.values import parse_cell
 
 # What our own deliverable's first cell says until the student writes their declaration there.
 DISCLOSURE_PLACEHOLDER = "Replace this line with your own statement of how you used AI tools"
