@@ -34,7 +34,7 @@ WORKER = str(Path(__file__).with_name("ddp_worker.py"))
 # A peak rate of 0.03: at the default 0.1 these short runs are chaotic (one process on 1 and on 2 threads,
 # which only sum in another order, already differ by 4 % in epoch 2's validation loss), at 0.03 they are not.
 RUN_ARGS = ["fashion-mnist", "--subset", "4000", "--epochs", "3", "--seed", "3", "--lr", "0.03", "--augment", "flip",
-            "--device", "cpu"]
+            "--batch-size", "128", "--device", "cpu"]
 STEPS_PER_EPOCH = 32
 TIMING = ("seconds", "images_per_second", "train_seconds")
 LOSSES = ("train_loss", "val_loss")
