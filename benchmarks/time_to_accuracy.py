@@ -14,10 +14,12 @@ states the choice, made on validation accuracy only (see choose), and marks the 
 the test column is reported, never used to choose.
 
     python benchmarks/time_to_accuracy.py --threads 1 --seeds 0,1,2 --out benchmarks/time_to_accuracy/levers \
-        --choose --recipes today,e15,...   every lever and combination, on three seeds: the choice
-    python benchmarks/time_to_accuracy.py --recipes plain,today,b256-e20-flip-tta,b256-e15-flip-tta
-        the plain completion, today's recipe, the chosen one and the fastest candidate, seeds 0-4 at 1 and
-        2 threads, in one run on a quiet machine: the frontier
+        --choose --recipes today,e15,...   round 1: every lever and combination, on three seeds
+    python benchmarks/time_to_accuracy.py --threads 2 --seeds 42,5,6,7,8 --out benchmarks/time_to_accuracy/levers-2t \
+        --choose --recipes today,...   round 2, the choice: round 1's pick (b256-e20-flip-tta) blew up on seed 42,
+        the notebook's, and on seed 5, so the leading candidates ran again on five other seeds
+    python benchmarks/time_to_accuracy.py   the plain completion, today's recipe, the chosen one and the fast
+        candidates, seeds 0-4 at 1 and 2 threads, in one run on a quiet machine: the frontier
 """
 
 import argparse
@@ -61,6 +63,7 @@ CANDIDATES = {
     "b256-e15-flip-tta": {"epochs": 15, "batch_size": 256, "lr": 0.1, "augment": "flip", "test_flips": True},
     "b256-e15-flip-tta-lr15": {"epochs": 15, "batch_size": 256, "lr": 0.15, "augment": "flip", "test_flips": True},
     "b256-e20-flip-tta": {"epochs": 20, "batch_size": 256, "lr": 0.1, "augment": "flip", "test_flips": True},
+    "b256-e20-flip-tta-lr07": {"epochs": 20, "batch_size": 256, "lr": 0.07, "augment": "flip", "test_flips": True},
     "e15-flip-tta": {"epochs": 15, "augment": "flip", "test_flips": True},
     "e20-flip-tta": {"epochs": 20, "augment": "flip", "test_flips": True},
     "today-flip-tta": {"augment": "flip", "test_flips": True},
@@ -234,7 +237,7 @@ def frontier_figure(rows: list[dict]) -> plt.Figure:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipes", default="plain,today,b256-e20-flip-tta,b256-e15-flip-tta")
+    parser.add_argument("--recipes", default="plain,today,today-flip-tta,b256-e20-flip-tta,b256-e15-flip-tta")
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--out", default=str(HERE / "time_to_accuracy"))

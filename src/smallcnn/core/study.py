@@ -13,8 +13,8 @@ from smallcnn.core.data import TensorLoader
 from smallcnn.core.models import build_model, count_parameters
 from smallcnn.core.train import TrainConfig, fit, make_training
 
-# name: (model variant, recipe changes, what differs from the adapted network). The same list runs
-# on every machine; the widest networks (4x, 8x) are left out: hours of training on a laptop's CPU.
+# name: (model variant, recipe changes, what differs from the adapted network). I leave out the
+# widest networks (4x, 8x): they would take hours to train on a laptop's CPU.
 STUDY = {
     "spec": ("spec", {}, "nothing: the adapted network"),
     "wide-bn": ("wide-bn", {}, "widths 32-64-128 with BatchNorm (several changes at once)"),

@@ -31,14 +31,14 @@ CAPACITY = {  # how Table 3's strong methods other than the SVM buy their accura
     "MLPClassifier": "a multilayer perceptron connects every pixel to each of its hundred hidden units",
     "KNeighborsClassifier": "k-nearest neighbours compares each test image with every stored training image"}
 SCHEDULE = {  # what the end of the one-cycle schedule, whose learning rate reaches zero at the last step, means
-    "falling": "; a training loss still falling at the end is what annealing the learning rate to zero at the last "
-    "step does, so the run ended at the bottom of its schedule rather than before it had converged",
+    "falling": "; my learning rate comes down to zero at the last step, so these last epochs took ever smaller "
+    "steps and the training loss was still creeping down when the schedule ended",
     "flat": ", at the bottom of my schedule, whose learning rate reaches zero at the last step",
     "rising": ", although the learning rate was coming down to zero, which points to a problem with the optimisation "
     "rather than to an unfinished schedule"}
 MEANING = {  # the verdict on a Part 1 run
-    "capacity-limited": "So the fixed network fits its own training images {barely} better than new ones: it is "
-    "limited by its capacity and underfits rather than memorises.",
+    "capacity-limited": "So, as far as these figures show, the fixed network fits its own training images {barely} "
+    "better than new ones: it looks limited by its capacity, underfitting rather than memorising.",
     "underfitting": "So the network underfits: it fits only {train} of its own training images, for lack of capacity.",
     "overfitting": "So the network had begun to overfit, fitting its training images while getting worse on new ones.",
     "starting to overfit": "So the network was beginning to fit its training images better than new ones, the first "
@@ -47,10 +47,12 @@ MEANING = {  # the verdict on a Part 1 run
     "growing I see no sign that it was starting to overfit.",
     "unstable": "Until that is fixed I cannot read over- or underfitting from these curves.",
     "too short": "Such a short run cannot tell me whether the network under- or overfits."}
+FLIPPED = {("flip", True): ", with mirrored images in training and at test time", ("flip", False): ", with mirrored "
+           "images in training", ("crop-flip", True): ", with shifted and mirrored images in training and mirrored "
+           "ones at test time", ("crop-flip", False): ", with shifted and mirrored images in training"}
 WITHIN = "Within Part 1's fixed architecture and SGD with cross-entropy,"
 FLIP = "averaging the predictions for each test image and its mirror image"
-MORE_FLIPS = ("averaging the predictions over small shifts of each test image as well as over its mirror image, "
-              "which I already do")
+MORE_FLIPS = "averaging the predictions over small shifts of each test image, on top of the mirror image I already use"
 IDEAS = {  # improvements that fit the verdict, as str.format templates
     "fix": ["The first thing I would try is {fix}, and only then ideas such as {augment} or {flip}."],
     "capacity": ["{within} the ideas that suit a network limited by its capacity add no weights: {flip}, and averaging "
@@ -130,10 +132,13 @@ def answer_8a(part1: Part1) -> str:
     margin = (f"My {mine} equals {course_name(near, 'the ')}'s to the last of the {TEST_IMAGES:,} test images"
               if near in s.equal else f"At full precision {course_name(near, 'the ')}'s {pct(near['accuracy'])} is "
               f"higher than my {mine}, {'but only ' * close}by {gap}, {images}" if near in s.above else
-              f"My nearest neighbour, {course_name(near)} with {pct(near['accuracy'])}, is {gap} behind me, {images}")
-    order = "one seeded run cannot order the two" if close else "chance alone is unlikely to explain the order"
+              f"The closest method below me, {course_name(near)} with {pct(near['accuracy'])}, is {gap} behind, "
+              f"{images}")
+    order = (f"one seeded run cannot order my network against {join([course_name(r) for r in s.close])}" if close
+             else "chance alone is unlikely to explain the order")
     svm = next(r for r in s.above + s.equal + s.below if r["name"] == "SVC")
     large = [CAPACITY[r["name"]] for r in s.above if r["name"] in CAPACITY]
+    flipped = FLIPPED.get((part1.recipe["augment"], bool(part1.recipe.get("test_flips"))), "")
     weak = s.above[-1] if s.above and s.above[-1]["name"] not in analysis.STRONG else None  # beats me with little
     why = [(s.below, "The classifiers below me treat an image as a flat list of pixel values, while my network applies "
             "the same small filters at every position and max pooling tolerates small shifts, so it learns local "
@@ -143,7 +148,7 @@ def answer_8a(part1: Part1) -> str:
             f"a {words(part1.bottleneck)}-channel layer, and its classifier sees only {part1.fc_inputs} numbers per "
             f"image, while the SVM compares all {PIXELS} raw pixels of a test image with each stored support vector."),
            (large, f"The other methods above me make up for the flat view with far more stored numbers than my "
-            f"network has: {join(large[:3])}.")]
+            f"network has in Table 3's best configurations: {join(large[:3])}.")]
     if weak:
         why = [(True, f"That even {course_name(weak)} beats my network tells me this run fell short of what the "
                 f"architecture can do, so I would check my training before blaming the method.")]
@@ -152,8 +157,16 @@ def answer_8a(part1: Part1) -> str:
         f"{capital('; '.join(clauses))}.", f"{margin}; two standard errors of my accuracy span {s.noise:.2f} points, "
         f"so {order}.", *(sentence for keep, sentence in why if keep),
         f"The comparison is not like for like: my figure is one seeded run trained on {part1.train_images:,} of the "
-        f"{PAPER_TRAIN_IMAGES:,} training images, while Table 3 gives the mean accuracy over repeated runs of the best "
-        f"configuration of each scikit-learn family."])
+        f"{PAPER_TRAIN_IMAGES:,} training images{flipped}, while Table 3 gives the mean accuracy over repeated runs "
+        f"of the best configuration of each scikit-learn family."])
+
+
+def caveat(recipe: dict) -> str:
+    """Why the training and validation figures are not measured alike, as a sentence."""
+    augmented = f", on images with {AUGMENTATION[recipe['augment']]}" if recipe["augment"] != "none" else ""
+    flips = ", while validation averages each image with its mirror image" if recipe.get("test_flips") else ""
+    return (f"The training figures are means over each epoch while the weights were still changing{augmented}{flips}, "
+            f"so they lean towards validation and I read the gap with care.")
 
 
 def answer_8b(part1: Part1) -> str:
@@ -172,6 +185,7 @@ def answer_8b(part1: Part1) -> str:
             f"{'above' if gap >= 0 else 'below'} the training loss" + ("." if c.gap.direction == "unknown" else
             f"; over those epochs that gap went from {gap_before:.4f} to {gap:.4f}, {GAP_READING[c.gap.direction]}"
             f"{', so I do not read it as widening' * (c.gap.direction == 'flat')}."),
+            caveat(recipe),
             MEANING[verdict].format(train=pct(c.train_acc), barely="barely" if c.train_acc > c.val_acc else "no")]
     kind = "fix" if verdict in ("unstable", "too short") else "capacity" if c.underfits else "regularise"
     fix = "a lower peak learning rate" if verdict == "unstable" else "the full schedule of epochs"
