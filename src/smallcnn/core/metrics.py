@@ -1,9 +1,17 @@
 """Beyond accuracy: the predictions on a whole split, the confusion matrix, per-class accuracy."""
 
+import math
+
 import torch
 from torch import Tensor
 
 from smallcnn.core.train import logits_of
+
+
+def two_standard_errors(accuracy: float, n: int) -> float:
+    """Two standard errors, in points, of an accuracy measured on n images: how far chance alone
+    can move it."""
+    return 200 * math.sqrt(accuracy * (1 - accuracy) / n)
 
 
 @torch.no_grad()

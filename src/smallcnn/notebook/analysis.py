@@ -3,6 +3,7 @@
 import math
 from collections import namedtuple
 
+from smallcnn.core.metrics import two_standard_errors
 from smallcnn.notebook.results import Part1, Part2
 
 MIN_WINDOW = 3        # a trend is read from the last third of a run, and from at least three epochs,
@@ -80,7 +81,7 @@ def table3_standing(ranked: list[dict]) -> Standing:
     """Which of Table 3's methods (the rows from "published") score above, equal to and below the CNN."""
     mine = next(row["accuracy"] for row in ranked if row["source"] == "this CNN")
     table = sorted((row for row in ranked if row["source"] == "published"), key=lambda row: -row["accuracy"])
-    noise = 200 * math.sqrt(mine * (1 - mine) / TEST_IMAGES)
+    noise = two_standard_errors(mine, TEST_IMAGES)
     return Standing(mine, [r for r in table if r["accuracy"] > mine], [r for r in table if r["accuracy"] == mine],
                     [r for r in table if r["accuracy"] < mine], min(table, key=lambda r: abs(r["accuracy"] - mine)),
                     noise, [r for r in table if 100 * abs(r["accuracy"] - mine) < noise])

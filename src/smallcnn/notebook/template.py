@@ -202,9 +202,9 @@ plt.show()
 test_loss, test_acc = evaluate(model, test_loader, criterion, device, flips=recipe.test_flips)
 
 print(f"[Fashion-MNIST test] Loss = {test_loss:.4f} | Acc = {test_acc*100:.2f}%")
-# How far chance alone can move an accuracy measured on this many images: two standard errors.
+# core: two_standard_errors
 print(f"Two standard errors of this accuracy on {len(test_ds):,} test images: "
-      f"{200 * math.sqrt(test_acc * (1 - test_acc) / len(test_ds)):.2f} points")
+      f"{two_standard_errors(test_acc, len(test_ds)):.2f} points")
 
 # Which classes my network confuses: accuracy per class, the most frequent mistakes, the matrix.
 # core: predict, confusion_matrix, class_rates, mistakes, print_mistakes, plot_confusion
