@@ -125,6 +125,21 @@ def test_a_changed_recipe_is_trained_again(tmp_path, monkeypatch):
     assert rows == []  # the cached run had other settings: it is not today's recipe
 
 
+def test_the_targets_line_compares_the_shipped_recipe_with_todays_at_each_thread_count():
+    def row(recipe, threads, seconds, test, lowest):
+        return {"recipe": recipe, "threads": threads, "seconds": seconds, "test_accuracy": test, "lowest_test": lowest}
+    shipped = "today-flip-tta"
+    assert time_to_accuracy.shipped(shipped)  # the recipe RECIPES ships, by its settings
+    lines = time_to_accuracy.targets([row("today", 1, 100.0, 0.897, 0.894), row(shipped, 1, 45.0, 0.901, 0.896),
+                                      row("today", 2, 60.0, 0.897, 0.894), row(shipped, 2, 66.0, 0.899, 0.893)])
+    assert lines == [
+        "Targets at 1 thread, today-flip-tta: mean test 90.10% (at least 90.0%: met), lowest 89.60% "
+        "(at least 89.5%: met), 0.45x today's training time (at most 0.5x: met).",
+        "Targets at 2 threads, today-flip-tta: mean test 89.90% (at least 90.0%: missed), lowest 89.30% "
+        "(at least 89.5%: missed), 1.10x today's training time (at most 0.5x: missed)."]
+    assert time_to_accuracy.targets([row("today", 1, 100.0, 0.9, 0.9)]) == []  # nothing shipped in the table
+
+
 @pytest.mark.slow
 def test_the_plain_completion_runs_from_its_own_cells(fashion, tmp_path, monkeypatch):
     """One epoch of the fixture's Part 1, exactly as its cells are written but for the epoch count."""
