@@ -24,7 +24,6 @@ from smallcnn import datastore
 from smallcnn.core.data import EVAL_BATCH_SIZE, TensorLoader, split_train_val
 from smallcnn.core.models import SmallCNN
 from smallcnn.core.train import RECIPES, evaluate, make_training, train_one_epoch
-from time_to_accuracy import FlipAveraged
 from timing import load_line, machine_lines
 
 HERE = Path(__file__).resolve().parent
@@ -44,12 +43,11 @@ class Setting:
     """One lever's loaders, model and optimizer: a timed training epoch and a timed validation pass."""
 
     def __init__(self, lever: tuple, train_ds, val_ds):
-        batch, channels_last, eval_batch, self.mode, flips = lever
+        batch, channels_last, eval_batch, self.mode, self.flips = lever
         torch.manual_seed(0)
         self.model = SmallCNN()
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.judged = FlipAveraged(self.model) if flips else self.model
         self.train_loader = TensorLoader(train_ds, batch, "cpu", shuffle=True, seed=0)
         self.val_loader = TensorLoader(val_ds, eval_batch, "cpu")
         recipe = replace(RECIPES["fashion-mnist"], batch_size=batch)
@@ -63,10 +61,10 @@ class Setting:
     def validate(self) -> float:
         start = time.perf_counter()
         if self.mode == "inference_mode":
-            with torch.inference_mode():
-                evaluate.__wrapped__(self.judged, self.val_loader, self.criterion, "cpu")  # without no_grad
+            with torch.inference_mode():  # evaluate's body without its no_grad
+                evaluate.__wrapped__(self.model, self.val_loader, self.criterion, "cpu", self.flips)
         else:
-            evaluate(self.judged, self.val_loader, self.criterion, "cpu")
+            evaluate(self.model, self.val_loader, self.criterion, "cpu", self.flips)
         return time.perf_counter() - start
 
 

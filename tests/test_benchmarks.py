@@ -16,6 +16,7 @@ import pytest
 import torch
 
 import bench
+import levers
 import study_jobs
 import time_to_accuracy
 from timing import mean_sd, median_ratio
@@ -37,7 +38,7 @@ def imported_modules(path):
 
 def test_benchmark_code_is_outside_the_package_and_the_package_never_imports_it():
     scripts = {path.stem for path in (ROOT / "benchmarks").glob("*.py")}
-    assert {"bench", "time_to_accuracy", "notebook_time", "study_jobs", "timing"} <= scripts
+    assert {"bench", "levers", "time_to_accuracy", "notebook_time", "study_jobs", "timing"} <= scripts
     for module in (ROOT / "src" / "smallcnn").rglob("*.py"):
         assert not imported_modules(module) & scripts, module
     assert not imported_modules(ROOT / "benchmarks" / "timing.py") & scripts
@@ -62,6 +63,23 @@ def test_both_pipelines_train_on_the_same_images_from_the_same_weights(work):
             torch.testing.assert_close(fast.model(x.contiguous(memory_format=torch.channels_last)), starter.model(x),
                                        rtol=1e-5, atol=1e-5)
         assert type(train_ds.dataset.dataset).__module__.startswith("torchvision.datasets")
+
+
+def test_every_lever_trains_an_epoch_and_validates(work, monkeypatch):
+    train_ds, val_ds, _, _ = work["fashion-mnist"]
+    judged = []
+
+    def evaluate(model, loader, criterion, device, flips):
+        judged.append((loader.batch_size, flips, torch.is_inference_mode_enabled()))
+    evaluate.__wrapped__ = evaluate  # levers calls it so under inference_mode
+    monkeypatch.setattr(levers, "evaluate", evaluate)
+    for name, lever in levers.LEVERS.items():
+        setting = levers.Setting(lever, train_ds, val_ds)
+        assert setting.train() > 0 and setting.validate() > 0, name
+        assert setting.train_loader.batch_size == lever[0]
+        assert setting.model.features[3].weight.is_contiguous(memory_format=torch.channels_last) == lever[1]
+    # each validated with its evaluation batch, flips and mode
+    assert judged == [(lever[2], lever[4], lever[3] == "inference_mode") for lever in levers.LEVERS.values()]
 
 
 def test_the_cifar_shaped_dataset_runs_torchvisions_own_per_image_path():
