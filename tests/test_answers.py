@@ -189,8 +189,8 @@ def test_a_trend_needs_its_slope_beyond_two_standard_errors_and_a_real_size():
 
 def test_a_gap_growing_within_noise_is_not_called_widening():
     text = answers.answer_8b(part1())
-    assert "that gap went from 0.0450 to 0.0560, steady within the epoch-to-epoch noise, so I do not read it as " \
-           "widening" in text and "widening beyond" not in text
+    assert "that gap went from 0.0450 to 0.0560, a change within the epoch-to-epoch noise or under 5% of the " \
+           "validation loss itself, so I do not read it as a real widening." in text and "widening beyond" not in text
     assert "widening beyond the epoch-to-epoch noise" in answers.answer_8b(part1(run=WIDENING))
 
 

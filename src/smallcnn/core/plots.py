@@ -81,7 +81,7 @@ def plot_comparison(rows: list[dict], title: str, shown_points: float = 10) -> p
     bars = ax.barh(names, values, color=[colours[r["source"]] for r in shown])
     ax.bar_label(bars, labels=[f"{v:.2f}%" for v in values], padding=3, fontsize=8)
     ax.set_xlim(math.floor(min(values)) - 1, math.ceil(best) + 1)
-    below = "; below the axis: " + ", ".join(f"{r['name']} {100 * r['accuracy']:.2f}%"
+    below = "\nbelow the axis: " + ", ".join(f"{r['name']} {100 * r['accuracy']:.2f}%"
                                              for r in hidden)
     ax.set(xlabel="test accuracy (%)" + (below if hidden else ""), title=title)
     ax.invert_yaxis()  # the best at the top
