@@ -1,8 +1,11 @@
-"""Faults injected into training for the tests: Ctrl-C at one training batch, NaN images from one on.
+"""Faults injected into training for the tests: Ctrl-C at one training batch, NaN images from one on;
+default_sigint for the tests that press Ctrl-C on a subprocess.
 
 Each is a replacement for TensorLoader.__iter__ that counts the training batches (the shuffled loader's;
 validation and test do not shuffle) across every pass.
 """
+
+import signal
 
 from smallcnn.core.data import TensorLoader
 
@@ -36,3 +39,9 @@ def interrupt_at(batch: int):
 def poison_after(batch: int):
     """Every training image NaN after the first `batch` training batches: the loss turns NaN."""
     return training_batches(lambda n, images: images * float("nan") if n > batch else images)
+
+
+def default_sigint():
+    """For Popen(preexec_fn=...): Ctrl-C as a terminal delivers it. A shell's background job (`cmd &`,
+    nohup) ignores SIGINT and its children inherit that, so a Ctrl-C test run from one would see nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -17,7 +17,7 @@ import torch
 
 import smallcnn
 from clierrors import one_line_error
-from faults import interrupt_at
+from faults import default_sigint, interrupt_at
 from smallcnn import runfolder
 from smallcnn.cli import main
 from smallcnn.core.data import TensorLoader
@@ -114,7 +114,7 @@ def test_ctrl_c_saves_and_says_how_to_resume(tmp_path, straight_run, fashion):
 def start_cli(*args):
     env = {**os.environ, "PYTHONPATH": SRC, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
     return subprocess.Popen([sys.executable, "-m", "smallcnn", *args], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=default_sigint)
 
 
 def wait_for_line(proc, text, timeout=300):

@@ -20,6 +20,7 @@ import pytest
 import torch
 from torch import nn
 
+from faults import default_sigint
 from processes import children, running
 from smallcnn import datastore, studyrun
 from smallcnn.cli import main
@@ -395,7 +396,8 @@ def test_a_parallel_study_stopped_ends_with_its_workers(stop, status, last_line,
                str(tmp_path / "out"), "--epochs", "50", "--variants", "spec,wide2,gap", "--jobs", "2",
                "--device", "cpu", "--budget-minutes", "30", "--allow-unofficial-data"]
     study = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                             start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                             preexec_fn=default_sigint)
     try:
         assert "2 at a time" in study.stdout.readline()  # the data is loaded; the workers start now
         deadline = time.time() + 60

@@ -203,7 +203,7 @@ test_loss, test_acc = evaluate(model, test_loader, criterion, device, flips=reci
 
 print(f"[Fashion-MNIST test] Loss = {test_loss:.4f} | Acc = {test_acc*100:.2f}%")
 if recipe.test_flips:  # so that nobody compares this figure with a single-pass one unawares
-    print("(each test image and its mirror image are classified together: the mean of their logits)")
+    print("(each test image and its mirror image classified together: the mean of their logits)")
 # core: two_standard_errors
 print(f"Two standard errors of this accuracy on {len(test_ds):,} test images: "
       f"{two_standard_errors(test_acc, len(test_ds)):.2f} points")
@@ -335,8 +335,8 @@ for name, (variant, changes, change) in STUDY.items():
     print(f"{name:<16} {size:>9,} parameters  {change}")
 
 # You may want to verify the architecture of CNN
-# The counts above initialised networks too: re-seed so that the adapted network starts from the same
-# random state as every study entry (train_entry), a fair comparison in item 5.
+# The counts above initialised networks too: re-seed, so that the adapted network starts
+# from the same random state as every study entry (train_entry) in item 5.
 torch.manual_seed(recipe.seed)
 model = SmallCNN(in_channels=3, image_size=32, num_classes=100).to(device)
 model = model.to(memory_format=torch.channels_last)
