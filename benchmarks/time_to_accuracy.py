@@ -41,6 +41,7 @@ from smallcnn.core.data import EVAL_BATCH_SIZE, TensorLoader, split_train_val
 from smallcnn.core.models import SmallCNN
 from smallcnn.core.train import RECIPES, TrainConfig, evaluate, fit, make_training
 from smallcnn.notebook.build import link_data
+from smallcnn.published import load_published
 from timing import machine_lines, mean_sd
 
 HERE = Path(__file__).resolve().parent
@@ -161,6 +162,7 @@ def summary(runs: list[dict], names: list[str], seeds: list[int], threads: list[
 
 
 TARGET = 0.90  # the test accuracy a recipe should reach: above the paper's best (SVC, 89.7 %) by a margin
+PAPER_BEST = max(row["fashion_mnist"] for row in load_published()["fashion_mnist_table3"]["rows"])  # Table 3's best
 
 
 def choose(rows: list[dict]) -> list[str]:
@@ -233,7 +235,7 @@ def table_markdown(rows: list[dict], command: str, choosing: bool = False) -> st
                      f"{r['test_accuracy']:.2%} ± {100 * (r['test_accuracy_sd'] or 0):.2f} | "
                      f"{r['lowest_test']:.2%} |")
     chosen = ["The recipe was chosen on validation in time_to_accuracy/levers/ and levers-2t/."]
-    lines += ["", *(choose(rows) if choosing else chosen), "", *targets(rows), "", *fastest_to(rows, 0.897), "",
+    lines += ["", *(choose(rows) if choosing else chosen), "", *targets(rows), "", *fastest_to(rows, PAPER_BEST), "",
               "Runs are kept in runs.jsonl and only missing ones are trained, so a table's rows may come from "
               "different invocations."]
     return "\n".join(lines) + "\n"
